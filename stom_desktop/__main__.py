@@ -1,0 +1,5 @@
+"""Allow ``python -m stom_desktop`` as an alias for the ``stom`` command."""
+
+from stom_desktop.cli.app import main
+
+main()

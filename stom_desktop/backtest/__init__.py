@@ -1,0 +1,1 @@
+"""Fast vectorised/compiled backtester, metrics and optimisation."""

@@ -1,0 +1,1 @@
+"""Composition root: settings -> database -> adapters -> services, built once per process."""

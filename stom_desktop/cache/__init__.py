@@ -1,0 +1,1 @@
+"""Redis cache and event pub/sub with an in-process fallback."""

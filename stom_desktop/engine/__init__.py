@@ -1,0 +1,1 @@
+"""Live event-driven trading engine (issue 4)."""

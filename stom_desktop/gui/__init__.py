@@ -1,0 +1,1 @@
+"""Qt desktop user interface: the only package that imports PyQt6 or pyqtgraph."""

@@ -1,0 +1,1 @@
+"""APScheduler factory, job functions and exchange calendars."""

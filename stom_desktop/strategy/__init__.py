@@ -1,0 +1,1 @@
+"""Plug-in API for strategies: base class, parameters, indicators, loader."""

@@ -1,0 +1,1 @@
+"""Small helpers with no domain knowledge (a leaf: importable by every layer)."""
