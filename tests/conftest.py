@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-PG_ADMIN_URL = os.environ.get("STOM_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "STOM_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 REDIS_URL = os.environ.get("STOM_TEST_REDIS", "redis://127.0.0.1:6379/15")
 
 
@@ -30,7 +32,11 @@ def stom_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "stom-home"
     monkeypatch.setenv("STOM_HOME", str(home))
     for key in list(os.environ):
-        if key.startswith("STOM_") and key not in {"STOM_HOME", "STOM_REQUIRE_SERVICES"} and not key.startswith("STOM_TEST_"):
+        if (
+            key.startswith("STOM_")
+            and key not in {"STOM_HOME", "STOM_REQUIRE_SERVICES"}
+            and not key.startswith("STOM_TEST_")
+        ):
             monkeypatch.delenv(key)
     return home
 

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import re
-from enum import Enum
+from enum import StrEnum
 
 from stom_desktop.core.errors import ConfigurationError
 
 
-class Side(str, Enum):
+class Side(StrEnum):
     """Direction of an order or a position."""
 
     BUY = "buy"
     SELL = "sell"
 
 
-class FillAt(str, Enum):
+class FillAt(StrEnum):
     """When a signal computed on bar ``i`` is filled."""
 
     NEXT_OPEN = "next_open"  # the default: at the open of bar i+1 (no look-ahead)

@@ -173,7 +173,9 @@ class Strategy:
     @property
     def warmup(self) -> int:
         """Bars of history needed before signals mean anything (largest int parameter)."""
-        ints = [v for v in self.p.as_dict().values() if isinstance(v, int) and not isinstance(v, bool)]
+        ints = [
+            v for v in self.p.as_dict().values() if isinstance(v, int) and not isinstance(v, bool)
+        ]
         return max(ints, default=1)
 
     def __repr__(self) -> str:
