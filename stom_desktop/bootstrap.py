@@ -1,1 +1,57 @@
-"""Composition root: settings -> database -> adapters -> services, built once per process."""
+"""Composition root: settings -> database -> repositories -> services, built once per process.
+
+Drivers (CLI, GUI, scheduler jobs) call :func:`build_app` and then only talk to the
+services on the returned :class:`App`. The database is opened lazily so that commands that
+do not need it (``stom config show``) start instantly and still work with a dead database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from stom_desktop.config import AppPaths, Settings, app_paths, load_settings
+from stom_desktop.persistence import Database, create_database
+from stom_desktop.services.backtest_service import BacktestService
+from stom_desktop.services.data_service import DataService
+from stom_desktop.services.optimize_service import OptimizeService
+from stom_desktop.services.strategy_service import StrategyService
+
+
+@dataclass
+class App:
+    """The wired application: settings, paths and the services drivers may call."""
+
+    settings: Settings
+    paths: AppPaths = field(default_factory=app_paths)
+
+    @cached_property
+    def database(self) -> Database:
+        self.paths.ensure()
+        return create_database(self.settings.resolved_database_url(self.paths))
+
+    @cached_property
+    def strategies(self) -> StrategyService:
+        return StrategyService(self.settings.resolved_strategies_dir(self.paths))
+
+    @cached_property
+    def data(self) -> DataService:
+        return DataService(self.database)
+
+    @cached_property
+    def backtests(self) -> BacktestService:
+        return BacktestService(self.settings, self.database, self.strategies, self.data)
+
+    @cached_property
+    def optimizer(self) -> OptimizeService:
+        return OptimizeService(self.settings, self.database, self.strategies, self.data)
+
+    def close(self) -> None:
+        """Release the database connection pool if it was opened."""
+        if "database" in self.__dict__:
+            self.database.dispose()
+
+
+def build_app(settings: Settings | None = None) -> App:
+    """Load settings (validated once) and return the lazily wired application."""
+    return App(settings if settings is not None else load_settings())

@@ -8,12 +8,15 @@ so a million bars cost 48 MB and no Python object per bar.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
 
 from stom_desktop.core.errors import DataError
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -90,14 +93,14 @@ class BarSeries:
             bad = np.flatnonzero(~np.isfinite(values))
             if bad.size:
                 raise DataError(
-                    f"'{name}' is missing or not a number (NaN)",
+                    f"'{name}' is missing or not a finite number ({float(values[bad[0]])!r})",
                     source=src,
                     line=first_line + int(bad[0]),
                 )
             bad = np.flatnonzero(values < 0)
             if bad.size:
                 raise DataError(
-                    f"negative {name} {values[bad[0]]!r}",
+                    f"negative {name} {float(values[bad[0]])!r}",
                     source=src,
                     line=first_line + int(bad[0]),
                 )
@@ -105,7 +108,7 @@ class BarSeries:
         if bad.size:
             i = int(bad[0])
             raise DataError(
-                f"high {self.high[i]!r} is below low {self.low[i]!r}",
+                f"high {float(self.high[i])!r} is below low {float(self.low[i])!r}",
                 source=src,
                 line=first_line + i,
             )
@@ -115,8 +118,8 @@ class BarSeries:
             if bad.size:
                 i = int(bad[0])
                 raise DataError(
-                    f"{name} {values[i]!r} is outside the bar's low..high "
-                    f"({self.low[i]!r}..{self.high[i]!r})",
+                    f"{name} {float(values[i])!r} is outside the bar's low..high "
+                    f"({float(self.low[i])!r}..{float(self.high[i])!r})",
                     source=src,
                     line=first_line + i,
                 )
@@ -156,11 +159,18 @@ class BarSeries:
 
 def format_ts(ms: int) -> str:
     """A UTC timestamp in milliseconds as ISO-8601 text, for messages."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
+    # Integer arithmetic: ``fromtimestamp(ms / 1000)`` goes through a float and can be off.
+    try:
+        return (_EPOCH + timedelta(milliseconds=ms)).isoformat()
+    except OverflowError:
+        # A garbage timestamp must not crash the error message that reports it.
+        return f"{ms} ms since the epoch (outside the calendar)"
 
 
 def to_ms(moment: datetime) -> int:
     """Milliseconds since the epoch of a timezone-aware datetime (naive is refused)."""
     if moment.tzinfo is None:
         raise ValueError(f"naive datetime {moment!r}: attach a time zone")
-    return int(moment.timestamp() * 1000)
+    # Exact integer arithmetic (floored): ``int(moment.timestamp() * 1000)`` goes through a
+    # float and came out 1 ms low for about 0.6% of instants (e.g. 1987-05-10T10:40:21.915Z).
+    return (moment - _EPOCH) // _ONE_MS

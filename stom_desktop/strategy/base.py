@@ -1,7 +1,7 @@
 """The Strategy base class: one definition run by the backtester and the live engine.
 
 A strategy is vectorised and causal. ``signals(bars, ta)`` receives the whole history
-(a :class:`BarSeries`) and an :class:`~stom_desktop.strategy.indicators.Indicators`
+(a :class:`BarSeries`) and an :class:`~stom_desktop.strategy.indicator_cache.Indicators`
 helper, and returns boolean arrays saying, for each bar ``i``, whether to enter or exit
 *once bar i has closed*. Causal means element ``i`` may only depend on bars ``0..i``.
 
@@ -10,11 +10,12 @@ helper, and returns boolean arrays saying, for each bar ``i``, whether to enter 
 - The live engine keeps each symbol's bar history and, when a bar closes, calls the same
   ``signals`` on that history and acts on the last element. Because signals are causal,
   the last element equals what the backtester saw at that bar: no second implementation.
-  :func:`check_causal` verifies this property for any strategy.
+  :func:`~stom_desktop.strategy.causality.check_causal` verifies this for any strategy.
 
 Exits besides the signals: ``stop_loss``, ``take_profit`` and ``trailing_stop`` are
-fractions of the entry price (``0.02`` = 2%), or ``None`` for off. Declare a ``Param``
-of the same name to make one tunable.
+fractions of the entry price (``0.02`` = 2%), or ``None`` (or ``0``) for off. Declare a
+``Param`` of the same name to make one tunable; including 0 in its range lets an optimiser
+compare "no stop" with stops.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from stom_desktop.core.errors import StrategyError
 from stom_desktop.strategy.params import Param, ParamValues
 
 if TYPE_CHECKING:
-    from stom_desktop.strategy.indicators import Indicators
+    from stom_desktop.strategy.indicator_cache import Indicators
 
 BoolArray = npt.NDArray[np.bool_]
 Direction = Literal["long", "short", "both"]
@@ -47,8 +48,14 @@ class Signals:
     short_entries: BoolArray | None = None
     short_exits: BoolArray | None = None
 
-    def as_arrays(self, n: int, where: str = "strategy") -> tuple[BoolArray, ...]:
-        """All four arrays, ``None`` replaced by all-False; lengths checked against ``n``."""
+    def as_arrays(
+        self, n: int, where: str = "strategy"
+    ) -> tuple[BoolArray, BoolArray, BoolArray, BoolArray]:
+        """``(entries, exits, short_entries, short_exits)``, ``None`` replaced by all-False.
+
+        Each must be a bool array of length ``n``. Other dtypes are refused rather than
+        cast: ``float`` NaN would silently become True.
+        """
         out = []
         for name in ("entries", "exits", "short_entries", "short_exits"):
             value = getattr(self, name)
@@ -61,8 +68,14 @@ class Signals:
                     f"signals.{name} has shape {array.shape}, expected ({n},) like the bars",
                     path=where,
                 )
-            out.append(np.ascontiguousarray(array, dtype=np.bool_))
-        return tuple(out)
+            if array.dtype != np.bool_:
+                raise StrategyError(
+                    f"signals.{name} has dtype {array.dtype}, expected bool",
+                    path=where,
+                    hint="build signals from comparisons (fast > slow) or crossed_above()",
+                )
+            out.append(np.ascontiguousarray(array))
+        return out[0], out[1], out[2], out[3]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,12 +106,14 @@ class Strategy:
     name: ClassVar[str] = ""
     #: Which sides the strategy trades.
     direction: ClassVar[Direction] = "long"
-    #: Fixed protective exits (a Param of the same name overrides them).
-    stop_loss: ClassVar[float | None] = None
-    take_profit: ClassVar[float | None] = None
-    trailing_stop: ClassVar[float | None] = None
+    #: Fixed protective exits, or a ``Param`` of the same name to make one tunable.
+    stop_loss: ClassVar[float | Param | None] = None
+    take_profit: ClassVar[float | Param | None] = None
+    trailing_stop: ClassVar[float | Param | None] = None
     #: Pairs of parameter names that must satisfy ``first < second`` (e.g. fast < slow).
     constraints: ClassVar[tuple[tuple[str, str], ...]] = ()
+    #: Memo of ``source_location()``; read from each class's own ``__dict__`` only.
+    _source_location: ClassVar[str | None] = None
 
     def __init__(self, **params: Any) -> None:
         declared = self.declared_params()
@@ -143,16 +158,26 @@ class Strategy:
 
     @classmethod
     def source_location(cls) -> str:
-        """``file:line`` of the class definition, for error messages."""
+        """``file:line`` of the class definition, for error messages.
+
+        Cached per class: ``inspect.getsourcelines`` re-parses the whole file (~1 ms, under
+        the GIL), and an optimiser instantiates the class once per parameter set.
+        """
+        cached = cls.__dict__.get("_source_location")
+        if isinstance(cached, str):
+            return cached
         try:
             path = inspect.getsourcefile(cls) or "<unknown>"
             _, line = inspect.getsourcelines(cls)
+            location = f"{path}:{line}"
         except (OSError, TypeError):
-            return f"<{cls.__module__}.{cls.__qualname__}>"
-        return f"{path}:{line}"
+            location = f"<{cls.__module__}.{cls.__qualname__}>"
+        cls._source_location = location
+        return location
 
     @classmethod
     def strategy_name(cls) -> str:
+        """``name`` if set (the loader sets the file stem), else the class name."""
         return cls.name or cls.__name__
 
     def exit_rules(self) -> ExitRules:
@@ -162,12 +187,18 @@ class Strategy:
             value = getattr(self.p, rule) if rule in self.p else getattr(type(self), rule)
             if isinstance(value, Param):  # declared but read through the class attribute
                 value = value.default
-            if value is not None and not (0.0 < float(value) < 1.0 or rule == "take_profit"):
+            if value is None or value == 0:  # 0 means off, so grids can include "no stop"
+                resolved[rule] = None
+                continue
+            fraction = float(value)
+            upper = float("inf") if rule == "take_profit" else 1.0
+            if not 0.0 < fraction < upper:
+                limit = "above 0" if rule == "take_profit" else "between 0 and 1"
                 raise StrategyError(
-                    f"{rule}={value} must be a fraction of the entry price between 0 and 1",
+                    f"{rule}={value} must be a fraction of the entry price {limit} (0 = off)",
                     path=self.source_location(),
                 )
-            resolved[rule] = None if value is None or value == 0 else float(value)
+            resolved[rule] = fraction
         return ExitRules(**resolved)
 
     @property

@@ -16,7 +16,10 @@ class Param:
     """One tunable parameter of a strategy.
 
     ``low``/``high`` bound what a user or an optimiser may set; ``step`` is the default grid
-    step. The type of ``default`` decides the kind: ``int``, ``float`` or ``bool``.
+    step. The type of ``default`` decides the kind: ``int``, ``float`` or ``bool``; a
+    ``None`` default (an optional exit such as ``stop_loss``) makes it a ``float`` that may
+    be left empty. A declaration whose default lies outside ``low..high`` is refused when
+    the strategy file is loaded.
     """
 
     default: int | float | bool | None
@@ -25,8 +28,24 @@ class Param:
     step: int | float | None = None
     doc: str = ""
 
+    def __post_init__(self) -> None:
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise StrategyError(f"Param declared with low {self.low} above high {self.high}")
+        if self.step is not None and not self.step > 0:
+            raise StrategyError(f"Param declared with step {self.step}; it must be above 0")
+        default = self.default
+        if default is None or isinstance(default, bool):
+            return
+        if (self.low is not None and default < self.low) or (
+            self.high is not None and default > self.high
+        ):
+            raise StrategyError(
+                f"Param declared with default {default} outside its range {self.low}..{self.high}"
+            )
+
     @property
     def kind(self) -> type:
+        """``bool``, ``int`` or ``float``: the type values are converted to."""
         if isinstance(self.default, bool):
             return bool
         if isinstance(self.default, int):
@@ -40,6 +59,11 @@ class Param:
                 return None
             raise StrategyError(f"parameter '{name}' must not be empty", path=where)
         kind = self.kind
+        if isinstance(value, bool) and kind is not bool:
+            # bool is an int subclass: True would silently become 1 or 1.0
+            raise StrategyError(
+                f"parameter '{name}' must be {kind.__name__}, got {value!r}", path=where
+            )
         try:
             if kind is bool:
                 if isinstance(value, str):
@@ -47,8 +71,10 @@ class Param:
                     if lowered not in {"true", "false", "1", "0", "yes", "no"}:
                         raise ValueError(value)
                     converted: int | float | bool = lowered in {"true", "1", "yes"}
-                else:
+                elif isinstance(value, bool | np.bool_ | int | np.integer) and value in (0, 1):
                     converted = bool(value)
+                else:
+                    raise ValueError(value)
             elif kind is int:
                 as_float = float(value)
                 if not as_float.is_integer():
@@ -56,7 +82,9 @@ class Param:
                 converted = int(as_float)
             else:
                 converted = float(value)
-        except (TypeError, ValueError) as exc:
+                if not np.isfinite(converted):
+                    raise ValueError(value)
+        except (TypeError, ValueError, OverflowError) as exc:
             raise StrategyError(
                 f"parameter '{name}' must be {kind.__name__}, got {value!r}", path=where
             ) from exc
@@ -102,7 +130,14 @@ class ParamValues:
     def __iter__(self) -> Iterator[str]:
         return iter(self._values)
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._values
+
+    def __len__(self) -> int:
+        return len(self._values)
+
     def as_dict(self) -> dict[str, int | float | bool | None]:
+        """A copy of the values, in declaration order."""
         return dict(self._values)
 
     def __repr__(self) -> str:

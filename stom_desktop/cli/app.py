@@ -1,0 +1,45 @@
+"""The ``stom`` command: Typer root that wires sub-commands and turns StomError into exit 2."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+from rich.console import Console
+
+from stom_desktop.cli import backtest_cmd, config_cmd, data_cmd, optimize_cmd, run_cmd, strategy_cmd
+from stom_desktop.core.errors import StomError
+
+app = typer.Typer(
+    name="stom",
+    help="STOM Desktop: backtest, optimise and run trading strategies.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(data_cmd.app, name="data")
+app.add_typer(strategy_cmd.app, name="strategy")
+app.command("backtest")(backtest_cmd.backtest)
+app.command("optimize")(optimize_cmd.optimize)
+app.command("run")(run_cmd.run)
+
+_err = Console(stderr=True)
+
+
+def main() -> None:
+    """Entry point of the console script: user errors print one clear message, exit code 2."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except StomError as exc:
+        _err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        _err.print("[yellow]interrupted[/]")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,303 @@
+"""The order journal: intents recorded before sending, status changes and fills, atomically.
+
+Each method is one transaction (SQLite: ``BEGIN IMMEDIATE`` and ``synchronous=FULL``, so
+a committed intent survives a crash or power loss). The engine owns the order state
+machine: this repository records the transitions it is told about without judging them.
+"""
+
+from __future__ import annotations
+
+import builtins
+from datetime import datetime
+from decimal import Decimal, localcontext
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from stom_desktop.core.errors import PersistenceError
+from stom_desktop.persistence.column_types import to_money
+from stom_desktop.persistence.db import Database
+from stom_desktop.persistence.models import FillRow, OrderEvent, OrderRow, table_of
+from stom_desktop.persistence.records import (
+    FillOutcome,
+    FillRecord,
+    OrderEventRecord,
+    OrderRecord,
+)
+from stom_desktop.persistence.repositories._common import aware, check_text
+
+_ORDERS = table_of(OrderRow)
+_EVENTS = table_of(OrderEvent)
+_FILLS = table_of(FillRow)
+INITIAL_STATUS = "new"
+# Orders in these states need nothing more from the venue; every other order is
+# "unfinished" and is reconciled with the broker at start-up. Same values as the
+# terminal states of core.order_state.OrderStatus (kept literal so storage does not
+# depend on the engine's state machine).
+FINAL_ORDER_STATUSES = frozenset({"filled", "cancelled", "rejected", "expired"})
+
+
+class OrderRepository:
+    """Record order intents, status changes and fills; find orders to reconcile."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def record_intent(
+        self,
+        client_order_id: str,
+        symbol: str,
+        side: str,
+        order_type: str,
+        quantity: Decimal | int | str,
+        *,
+        price: Decimal | int | str | None = None,
+        stop_price: Decimal | int | str | None = None,
+        time_in_force: str = "gtc",
+        session_id: int | None = None,
+        at: datetime | None = None,
+        detail: str | None = None,
+    ) -> OrderRecord:
+        """Insert the order in status 'new' plus its creation event, before it is sent.
+
+        A client order id already recorded raises ``PersistenceError`` naming it.
+        """
+        check_text(client_order_id, "client order id", 64)
+        check_text(symbol, "symbol", 64)
+        if side not in ("buy", "sell"):
+            raise ValueError(f"order {client_order_id}: side must be 'buy' or 'sell', got {side!r}")
+        amount = to_money(quantity)
+        if amount <= 0:
+            raise ValueError(f"order {client_order_id}: quantity must be positive, got {amount}")
+        moment = aware(at, f"order {client_order_id}")
+        row = {
+            "client_order_id": client_order_id,
+            "session_id": session_id,
+            "symbol": symbol,
+            "side": str(side),
+            "order_type": order_type,
+            "time_in_force": time_in_force,
+            "quantity": amount,
+            "price": None if price is None else to_money(price),
+            "stop_price": None if stop_price is None else to_money(stop_price),
+            "filled_quantity": Decimal(0),
+            "avg_fill_price": None,
+            "status": INITIAL_STATUS,
+            "created_at": moment,
+            "updated_at": moment,
+        }
+        with self._db.begin() as conn:
+            exists = conn.execute(
+                sa.select(_ORDERS.c.id).where(_ORDERS.c.client_order_id == client_order_id)
+            ).first()
+            if exists is not None:
+                raise PersistenceError(
+                    f"order {client_order_id}: this client order id is already recorded",
+                    hint="client order ids must be unique for the life of the database",
+                )
+            order_id = conn.execute(
+                sa.insert(_ORDERS).values(**row).returning(_ORDERS.c.id)
+            ).scalar_one()
+            _add_event(conn, order_id, None, INITIAL_STATUS, moment, detail)
+            return _order(_select_order(conn, client_order_id))
+
+    def transition(
+        self,
+        client_order_id: str,
+        to_status: str,
+        *,
+        at: datetime | None = None,
+        detail: str | None = None,
+        venue_order_id: str | None = None,
+        reason: str | None = None,
+    ) -> OrderRecord:
+        """Set the order's status (and venue id / reason when given) and journal the change."""
+        check_text(to_status, "order status", 24)
+        moment = aware(at, f"order {client_order_id}")
+        with self._db.begin() as conn:
+            current = _select_order(conn, client_order_id, lock=True)
+            values: dict[str, Any] = {"status": to_status, "updated_at": moment}
+            if venue_order_id is not None:
+                values["venue_order_id"] = venue_order_id
+            if reason is not None:
+                values["reason"] = reason
+            conn.execute(sa.update(_ORDERS).where(_ORDERS.c.id == current.id).values(**values))
+            _add_event(conn, current.id, current.status, to_status, moment, detail)
+            return _order(_select_order(conn, client_order_id))
+
+    def add_fill(
+        self,
+        client_order_id: str,
+        quantity: Decimal | int | str,
+        price: Decimal | int | str,
+        *,
+        fee: Decimal | int | str = 0,
+        fee_currency: str | None = None,
+        venue_fill_id: str | None = None,
+        ts: datetime | None = None,
+        to_status: str | None = None,
+        detail: str | None = None,
+    ) -> FillOutcome:
+        """Store a fill and update the order's filled quantity and average price, atomically.
+
+        ``to_status`` (e.g. 'partially_filled' or 'filled'), when given, is applied and
+        journalled in the same transaction. A fill whose ``venue_fill_id`` is already stored
+        for this order changes nothing and comes back with ``duplicate=True``.
+        """
+        amount, fill_price, fee_amount = to_money(quantity), to_money(price), to_money(fee)
+        if amount <= 0:
+            raise ValueError(f"order {client_order_id}: fill quantity must be positive ({amount})")
+        if fill_price < 0:
+            raise ValueError(f"order {client_order_id}: fill price is negative ({fill_price})")
+        moment = aware(ts, f"order {client_order_id} fill")
+        with self._db.begin() as conn:
+            order = _select_order(conn, client_order_id, lock=True)
+            if venue_fill_id is not None:
+                stored = conn.execute(
+                    sa.select(_FILLS).where(
+                        _FILLS.c.order_id == order.id, _FILLS.c.venue_fill_id == venue_fill_id
+                    )
+                ).first()
+                if stored is not None:
+                    return FillOutcome(_order(order), _fill(stored), duplicate=True)
+            fill_id = conn.execute(
+                sa.insert(_FILLS)
+                .values(
+                    order_id=order.id,
+                    client_order_id=client_order_id,
+                    venue_fill_id=venue_fill_id,
+                    quantity=amount,
+                    price=fill_price,
+                    fee=fee_amount,
+                    fee_currency=fee_currency,
+                    ts=moment,
+                )
+                .returning(_FILLS.c.id)
+            ).scalar_one()
+            filled = to_money(order.filled_quantity + amount)  # raises if it overflows
+            values: dict[str, Any] = {
+                "filled_quantity": filled,
+                "avg_fill_price": _average(
+                    order.avg_fill_price, order.filled_quantity, fill_price, amount
+                ),
+                "updated_at": moment,
+            }
+            if to_status is not None:
+                values["status"] = to_status
+                _add_event(conn, order.id, order.status, to_status, moment, detail)
+            conn.execute(sa.update(_ORDERS).where(_ORDERS.c.id == order.id).values(**values))
+            fill = conn.execute(sa.select(_FILLS).where(_FILLS.c.id == fill_id)).one()
+            return FillOutcome(_order(_select_order(conn, client_order_id)), _fill(fill), False)
+
+    def by_client_id(self, client_order_id: str) -> OrderRecord | None:
+        """The order with this client order id, or None."""
+        with self._db.connect() as conn:
+            row = conn.execute(
+                sa.select(_ORDERS).where(_ORDERS.c.client_order_id == client_order_id)
+            ).first()
+        return None if row is None else _order(row)
+
+    def unfinished(self, session_id: int | None = None) -> builtins.list[OrderRecord]:
+        """Orders not in a final state (optionally of one session), oldest first."""
+        query = sa.select(_ORDERS).where(_ORDERS.c.status.not_in(FINAL_ORDER_STATUSES))
+        if session_id is not None:
+            query = query.where(_ORDERS.c.session_id == session_id)
+        with self._db.connect() as conn:
+            return [_order(row) for row in conn.execute(query.order_by(_ORDERS.c.id))]
+
+    def events(self, client_order_id: str) -> builtins.list[OrderEventRecord]:
+        """The order's status changes, oldest first (empty for an unknown id)."""
+        query = (
+            sa.select(_EVENTS)
+            .join(_ORDERS, _ORDERS.c.id == _EVENTS.c.order_id)
+            .where(_ORDERS.c.client_order_id == client_order_id)
+            .order_by(_EVENTS.c.id)
+        )
+        with self._db.connect() as conn:
+            return [
+                OrderEventRecord(r.id, r.order_id, r.from_status, r.to_status, r.at, r.detail)
+                for r in conn.execute(query)
+            ]
+
+    def fills(self, client_order_id: str) -> builtins.list[FillRecord]:
+        """The order's fills, oldest first (empty for an unknown id)."""
+        query = (
+            sa.select(_FILLS)
+            .where(_FILLS.c.client_order_id == client_order_id)
+            .order_by(_FILLS.c.id)
+        )
+        with self._db.connect() as conn:
+            return [_fill(row) for row in conn.execute(query)]
+
+
+def _average(old_avg: Decimal | None, old_qty: Decimal, price: Decimal, qty: Decimal) -> Decimal:
+    if old_avg is None or old_qty == 0:
+        return price
+    with localcontext() as ctx:
+        ctx.prec = 60  # products of two 28-digit numbers, exact before rounding
+        return to_money((old_avg * old_qty + price * qty) / (old_qty + qty))
+
+
+def _select_order(conn: Connection, client_order_id: str, *, lock: bool = False) -> Any:
+    query = sa.select(_ORDERS).where(_ORDERS.c.client_order_id == client_order_id)
+    if lock:
+        query = query.with_for_update()  # PostgreSQL row lock; SQLite holds the write lock
+    row = conn.execute(query).first()
+    if row is None:
+        raise PersistenceError(
+            f"order {client_order_id}: not recorded",
+            hint="record_intent() must store an order before it changes",
+        )
+    return row
+
+
+def _add_event(
+    conn: Connection,
+    order_id: int,
+    from_status: str | None,
+    to_status: str,
+    at: datetime,
+    detail: str | None,
+) -> None:
+    conn.execute(
+        sa.insert(_EVENTS).values(
+            order_id=order_id, from_status=from_status, to_status=to_status, at=at, detail=detail
+        )
+    )
+
+
+def _order(row: Any) -> OrderRecord:
+    return OrderRecord(
+        id=row.id,
+        client_order_id=row.client_order_id,
+        session_id=row.session_id,
+        symbol=row.symbol,
+        side=row.side,
+        order_type=row.order_type,
+        time_in_force=row.time_in_force,
+        quantity=row.quantity,
+        price=row.price,
+        stop_price=row.stop_price,
+        filled_quantity=row.filled_quantity,
+        avg_fill_price=row.avg_fill_price,
+        status=row.status,
+        venue_order_id=row.venue_order_id,
+        reason=row.reason,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _fill(row: Any) -> FillRecord:
+    return FillRecord(
+        id=row.id,
+        order_id=row.order_id,
+        client_order_id=row.client_order_id,
+        venue_fill_id=row.venue_fill_id,
+        quantity=row.quantity,
+        price=row.price,
+        fee=row.fee,
+        fee_currency=row.fee_currency,
+        ts=row.ts,
+    )
