@@ -258,6 +258,22 @@ def _pair(a: npt.ArrayLike, b: npt.ArrayLike | float, name: str) -> tuple[FloatA
     return x, y
 
 
+#: Below this length the numpy expression beats calling into compiled code.
+_CROSS_KERNEL_MIN = 4096
+
+
+def _cross(x: FloatArray, y: FloatArray, *, above: bool) -> BoolArray:
+    if x.shape[0] >= _CROSS_KERNEL_MIN:
+        return _kernels().cross_kernel(np.ascontiguousarray(x), np.ascontiguousarray(y), above)
+    out = np.zeros(x.shape, dtype=np.bool_)
+    if x.shape[0] > 1:
+        if above:
+            out[1:] = (x[1:] > y[1:]) & (x[:-1] <= y[:-1])
+        else:
+            out[1:] = (x[1:] < y[1:]) & (x[:-1] >= y[:-1])
+    return out
+
+
 def crossed_above(a: npt.ArrayLike, b: npt.ArrayLike | float) -> BoolArray:
     """True at bar ``i`` when ``a[i] > b[i] and a[i-1] <= b[i-1]``; bar 0 and NaN are False.
 
@@ -266,19 +282,13 @@ def crossed_above(a: npt.ArrayLike, b: npt.ArrayLike | float) -> BoolArray:
     a move up counts, a run of equal values does not produce repeated crossings.
     """
     x, y = _pair(a, b, "crossed_above")
-    out = np.zeros(x.shape, dtype=np.bool_)
-    if x.shape[0] > 1:
-        out[1:] = (x[1:] > y[1:]) & (x[:-1] <= y[:-1])
-    return out
+    return _cross(x, y, above=True)
 
 
 def crossed_below(a: npt.ArrayLike, b: npt.ArrayLike | float) -> BoolArray:
     """True at bar ``i`` when ``a[i] < b[i] and a[i-1] >= b[i-1]``; bar 0 and NaN are False."""
     x, y = _pair(a, b, "crossed_below")
-    out = np.zeros(x.shape, dtype=np.bool_)
-    if x.shape[0] > 1:
-        out[1:] = (x[1:] < y[1:]) & (x[:-1] >= y[:-1])
-    return out
+    return _cross(x, y, above=False)
 
 
 def __getattr__(name: str) -> type[Indicators]:
