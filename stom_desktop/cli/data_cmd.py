@@ -30,14 +30,17 @@ def import_(
     symbol: str = typer.Option(..., "--symbol", "-s", help="symbol to store the bars under"),
     timeframe: str = typer.Option("1d", "--timeframe", "-t", help="1m, 5m, 1h, 1d ..."),
     tz: str | None = typer.Option(
-        None, "--tz", help="time zone of naive dates in the file (default UTC)"
+        None,
+        "--tz",
+        help="time zone of dates without an offset (default: the exchange zone in settings)",
     ),
     replace: bool = typer.Option(False, "--replace", help="overwrite bars already stored"),
 ) -> None:
     """Validate a CSV file completely, then store it in one transaction (all or nothing)."""
     ctx = build_app()
     try:
-        report = ctx.data.import_csv(file, symbol, timeframe, tz=tz, replace=replace)
+        zone = tz if tz is not None else ctx.settings.timezone
+        report = ctx.data.import_csv(file, symbol, timeframe, tz=zone, replace=replace)
         _print_report(report, ctx.settings.timezone)
     finally:
         ctx.close()

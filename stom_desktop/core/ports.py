@@ -183,6 +183,18 @@ class OrderJournal(Protocol):
         """Store a fill, update filled quantity/average (and status) in one transaction."""
         ...
 
+    def amend(
+        self,
+        client_order_id: str,
+        *,
+        quantity: Decimal | None = None,
+        price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+        at: datetime | None = None,
+    ) -> StoredOrder:
+        """Store an open order's new terms (status unchanged) and journal the change."""
+        ...
+
     def unfinished(self, session_id: int | None = None) -> Sequence[StoredOrder]:
         """Orders not in a terminal status, oldest first."""
         ...

@@ -309,6 +309,9 @@ class RecordedTick(Base):
     ask: Mapped[float | None]
     last: Mapped[float | None]
     volume: Mapped[float | None]
+    bid_size: Mapped[float | None]
+    ask_size: Mapped[float | None]
+    side: Mapped[str | None] = mapped_column(sa.String(4))  # trade aggressor: buy/sell
 
 
 class JobRun(Base):

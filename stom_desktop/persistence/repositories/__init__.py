@@ -4,6 +4,11 @@ from stom_desktop.persistence.repositories.backtest_runs import BacktestRunRepos
 from stom_desktop.persistence.repositories.bars import BarRepository
 from stom_desktop.persistence.repositories.optimization_runs import OptimizationRunRepository
 from stom_desktop.persistence.repositories.orders import FINAL_ORDER_STATUSES, OrderRepository
+from stom_desktop.persistence.repositories.recordings import (
+    RecordedTicks,
+    RecordingInfo,
+    RecordingRepository,
+)
 from stom_desktop.persistence.repositories.sessions import SessionRepository
 from stom_desktop.persistence.repositories.strategies import StrategyRepository
 
@@ -13,6 +18,9 @@ __all__ = [
     "BarRepository",
     "OptimizationRunRepository",
     "OrderRepository",
+    "RecordedTicks",
+    "RecordingInfo",
+    "RecordingRepository",
     "SessionRepository",
     "StrategyRepository",
 ]

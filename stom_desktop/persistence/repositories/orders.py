@@ -230,6 +230,62 @@ class OrderRepository:
         with self._db.connect() as conn:
             return [_fill(row) for row in conn.execute(query)]
 
+    def orders(self, session_id: int | None = None) -> builtins.list[OrderRecord]:
+        """Every order (optionally of one session), oldest first: what recovery walks."""
+        query = sa.select(_ORDERS).order_by(_ORDERS.c.id)
+        if session_id is not None:
+            query = query.where(_ORDERS.c.session_id == session_id)
+        with self._db.connect() as conn:
+            return [_order(row) for row in conn.execute(query)]
+
+    def all_fills(self, session_id: int | None = None) -> builtins.list[FillRecord]:
+        """Every fill (optionally of one session's orders) in booking order."""
+        query = sa.select(_FILLS).order_by(_FILLS.c.id)
+        if session_id is not None:
+            query = query.join(_ORDERS, _ORDERS.c.id == _FILLS.c.order_id).where(
+                _ORDERS.c.session_id == session_id
+            )
+        with self._db.connect() as conn:
+            return [_fill(row) for row in conn.execute(query)]
+
+    def creation_details(self, session_id: int | None = None) -> dict[str, str | None]:
+        """``client_order_id -> detail`` of each order's creation event (its intent key)."""
+        query = (
+            sa.select(_ORDERS.c.client_order_id, _EVENTS.c.detail)
+            .join(_EVENTS, _EVENTS.c.order_id == _ORDERS.c.id)
+            .where(_EVENTS.c.from_status.is_(None))
+            .order_by(_ORDERS.c.id)
+        )
+        if session_id is not None:
+            query = query.where(_ORDERS.c.session_id == session_id)
+        with self._db.connect() as conn:
+            return {row.client_order_id: row.detail for row in conn.execute(query)}
+
+    def amend(
+        self,
+        client_order_id: str,
+        *,
+        quantity: Decimal | None = None,
+        price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+        at: datetime | None = None,
+    ) -> OrderRecord:
+        """Store an open order's new terms and journal the change (status unchanged)."""
+        moment = aware(at, "at")
+        with self._db.begin() as conn:
+            current = _select_order(conn, client_order_id, lock=True)
+            values: dict[str, object] = {"updated_at": moment}
+            if quantity is not None:
+                values["quantity"] = to_money(quantity)
+            if price is not None:
+                values["price"] = to_money(price)
+            if stop_price is not None:
+                values["stop_price"] = to_money(stop_price)
+            conn.execute(sa.update(_ORDERS).where(_ORDERS.c.id == current.id).values(**values))
+            detail = f"amended: quantity={quantity} price={price} stop_price={stop_price}"
+            _add_event(conn, current.id, current.status, current.status, moment, detail)
+            return _order(_select_order(conn, client_order_id))
+
 
 def _average(old_avg: Decimal | None, old_qty: Decimal, price: Decimal, qty: Decimal) -> Decimal:
     if old_avg is None or old_qty == 0:

@@ -221,6 +221,9 @@ def upgrade() -> None:
         sa.Column("ask", sa.Double(), nullable=True),
         sa.Column("last", sa.Double(), nullable=True),
         sa.Column("volume", sa.Double(), nullable=True),
+        sa.Column("bid_size", sa.Double(), nullable=True),
+        sa.Column("ask_size", sa.Double(), nullable=True),
+        sa.Column("side", sa.String(length=4), nullable=True),
         sa.ForeignKeyConstraint(
             ["session_id"],
             ["sessions.id"],

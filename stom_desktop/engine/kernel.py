@@ -1,0 +1,488 @@
+"""Engine: the deterministic kernel loop on its own thread (feeds -> bars -> strategies -> orders).
+
+One engine thread does everything in a fixed order, so a replay is deterministic. For each
+market event ``e`` of a polled batch:
+
+1. the simulated clock moves to ``e.ts_ms`` (accelerated/replay runs; a ``SystemClock`` is
+   only read);
+2. if ``e`` is at or past the end of a forming bar, the aggregator closes every bar that
+   ended: each closed bar is published, appended to the history, and handed to the
+   sessions trading that symbol/timeframe (phase 1: decide, re-arm stops, queue orders);
+3. ``e`` is published on the bus and given to the broker's ``on_market`` hook (any broker
+   with one; the PaperBroker matches resting orders there);
+4. ``e`` is folded into the forming bars (quotes and trade ticks; a ``BarEvent`` from a bar
+   feed goes straight to step 2's handling);
+5. orders queued for ``e.symbol`` at a bar close are sent (phase 2): the broker has just
+   seen the symbol's first price after the close, i.e. the next bar's open.
+
+Fills and order updates come back synchronously from the order manager as ``FillEvent`` /
+``OrderUpdateEvent`` on the bus; the engine routes them to their session by ``session_id``.
+When every feed is finished the forming bars are closed (their signals have no next bar to
+fill on, as in the backtester) and the loop ends.
+
+Threading: :meth:`Engine.start` runs the loop on a daemon thread and :meth:`Engine.stop`
+joins it; :meth:`Engine.run_until` runs it on the caller's thread (tests, CLI). Control calls
+from other threads (pause/resume/stop a session) are queued and executed by the loop
+between batches, and wait for completion. While the loop runs, ``sys.setswitchinterval``
+is lowered to 1 ms and the start-up heap is ``gc.freeze()``-d (NOTES.md: GUI stalls from
+full GC passes dropped from 39 ms to 3.6 ms max); both are undone on exit.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import queue
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+from stom_desktop.core.bars import BarSeries
+from stom_desktop.core.clock import SimulatedClock, SystemClock
+from stom_desktop.core.errors import ConfigurationError, DataError, StomError
+from stom_desktop.core.events import (
+    BarEvent,
+    ErrorEvent,
+    FillEvent,
+    OrderUpdateEvent,
+    QuoteEvent,
+    TradeTick,
+)
+from stom_desktop.core.ports import Feed
+from stom_desktop.engine.aggregator import BarAggregator, PriceSource
+from stom_desktop.engine.bus import EventBus
+from stom_desktop.engine.history import BarHistory
+from stom_desktop.engine.session import SessionConfig, SessionMode, SessionStore, TradingSession
+from stom_desktop.engine.strategy_runner import OrderRouter
+from stom_desktop.strategy.base import Strategy
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+#: ``session_id`` of ErrorEvents about the engine itself (a feed or broker hook failed).
+ENGINE_SOURCE = "engine"
+
+
+class Engine:
+    """Owns feeds, sessions, the bus, bar aggregation and history; runs the kernel loop.
+
+    ``order_manager`` routes orders of ``paper``/``live`` sessions (``OrderManager``);
+    ``broker`` gets market data through its ``on_market(event)`` hook when it has one.
+    ``timeframes`` adds bar timeframes beyond the sessions' (e.g. for charts).
+    ``partial_every_ms`` publishes in-progress bars that often (market time; None: never).
+    ``realtime_flush_ms``: with a wall clock, orders queued at a bar close are sent after
+    this long even if the symbol has not ticked again.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: SystemClock | SimulatedClock | None = None,
+        bus: EventBus | None = None,
+        order_manager: OrderRouter | None = None,
+        broker: object | None = None,
+        session_store: SessionStore | None = None,
+        history: BarHistory | None = None,
+        timeframes: Iterable[str] = (),
+        partial_every_ms: int | None = None,
+        price_source: PriceSource = "last",
+        batch_size: int = 4096,
+        idle_sleep_s: float = 0.001,
+        realtime_flush_ms: int = 1000,
+        tune_runtime: bool = True,
+    ) -> None:
+        self.clock = clock if clock is not None else SimulatedClock()
+        self.bus = bus if bus is not None else EventBus(self.clock.now_ms)
+        self.history = history if history is not None else BarHistory()
+        self.order_manager = order_manager
+        self.broker = broker
+        self._on_market: Callable[[Any], None] | None = getattr(broker, "on_market", None)
+        self._store = session_store
+        self._extra_timeframes = list(timeframes)
+        self._partial_ms = partial_every_ms
+        self._price_source = price_source
+        self._batch = batch_size
+        self._idle_sleep = idle_sleep_s
+        self._realtime_flush_ms = realtime_flush_ms
+        self._tune = tune_runtime
+        self._feeds: list[Feed] = []
+        self._sessions: dict[str, TradingSession] = {}
+        self._by_key: dict[tuple[str, str], list[TradingSession]] = {}
+        self._queued: dict[str, int] = {}  # symbol -> clock ms when orders were queued
+        self._agg: BarAggregator | None = None
+        self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._stop_requested = threading.Event()
+        self._finished = False
+        #: Market events processed so far.
+        self.events_processed = 0
+        #: The exception that ended the loop, if it crashed.
+        self.crashed: BaseException | None = None
+        self.bus.subscribe(FillEvent, self._route_fill)
+        self.bus.subscribe(OrderUpdateEvent, self._route_order_update)
+
+    # -- set-up ----
+    def add_feed(self, feed: Feed) -> None:
+        """Add a market data feed (before start)."""
+        self._require_not_started("add a feed")
+        self._feeds.append(feed)
+
+    def add_session(self, config: SessionConfig, strategy: Strategy) -> TradingSession:
+        """Create a session (idle until :meth:`start` or :meth:`start_session`)."""
+        self._require_not_started("add a session")
+        if config.session_id in self._sessions:
+            raise ConfigurationError(f"session {config.session_id!r} exists already")
+        if config.mode is not SessionMode.DRY_RUN and self.order_manager is None:
+            raise ConfigurationError(
+                f"session {config.session_id}: mode {config.mode.value} needs an order "
+                "manager; pass Engine(order_manager=...) or use dry_run"
+            )
+        router: OrderRouter = self.order_manager if self.order_manager is not None else _NoRouter()
+        session = TradingSession(
+            config,
+            strategy,
+            router=router,
+            history=self.history,
+            price_of=self.last_price,
+            clock=self.clock,
+            publish=self.bus.publish,
+            store=self._store,
+        )
+        # An OrderManager keeps a portfolio per session: register it with the same cash.
+        register = getattr(self.order_manager, "register_session", None)
+        if register is not None and config.mode is not SessionMode.DRY_RUN:
+            register(
+                config.session_id,
+                initial_cash=config.initial_cash,
+                currency=config.currency,
+                journal_session_id=config.db_id,
+            )
+        self._sessions[config.session_id] = session
+        for symbol in config.symbols:
+            self._by_key.setdefault((symbol, config.timeframe), []).append(session)
+        return session
+
+    def warm_up(self, bars: BarSeries) -> None:
+        """Load stored bars into history before live bars (strategies see them at once)."""
+        self.history.warm_up(bars)
+
+    @property
+    def sessions(self) -> dict[str, TradingSession]:
+        """Sessions by id (read-only use from other threads)."""
+        return dict(self._sessions)
+
+    def session(self, session_id: str) -> TradingSession:
+        """One session; ``ConfigurationError`` naming the id if unknown."""
+        try:
+            return self._sessions[session_id]
+        except KeyError:
+            raise ConfigurationError(f"no session {session_id!r}") from None
+
+    def last_price(self, symbol: str) -> float | None:
+        """Latest price of ``symbol`` seen by the aggregator."""
+        return None if self._agg is None else self._agg.last_price(symbol)
+
+    @property
+    def aggregator(self) -> BarAggregator:
+        """The bar aggregator (built on first use from the sessions' timeframes)."""
+        if self._agg is None:
+            frames = [s.timeframe for s in self._sessions.values()] + self._extra_timeframes
+            self._agg = BarAggregator(
+                frames or ["1m"],
+                self._on_bar,
+                partial_every_ms=self._partial_ms,
+                price_source=self._price_source,
+            )
+        return self._agg
+
+    # -- running ----
+    def start(self) -> None:
+        """Start idle sessions and run the loop on a new thread."""
+        if self._thread is not None:
+            raise ConfigurationError("the engine was started already")
+        self._prepare()
+        self._thread = threading.Thread(target=self._thread_main, name="stom-engine", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Ask the loop to end and wait up to ``timeout`` s; True when it has ended."""
+        self._stop_requested.set()
+        thread = self._thread
+        if thread is None:
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    @property
+    def running(self) -> bool:
+        """Whether the engine thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def finished(self) -> bool:
+        """Every feed is finished and the last bars were closed."""
+        return self._finished
+
+    def run_until(
+        self, predicate: Callable[[], bool] | None = None, *, timeout_s: float | None = None
+    ) -> bool:
+        """Run the loop on this thread until ``predicate()`` holds, the feeds end or time is up.
+
+        Returns True when it stopped because of the predicate or the end of the feeds.
+        """
+        if self.running:
+            raise ConfigurationError("run_until while the engine thread runs; use stop() first")
+        self._prepare()
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        with _tuned(self._tune):
+            while True:
+                self._run_commands()
+                if predicate is not None and predicate():
+                    return True
+                if self._finished:
+                    return True
+                if deadline is not None and time.monotonic() >= deadline:
+                    return False
+                if self.step() == 0 and not self._finished:
+                    time.sleep(self._idle_sleep)
+
+    def step(self) -> int:
+        """Poll every feed once and process the events; returns how many were processed."""
+        agg = self.aggregator
+        total = 0
+        for feed in list(self._feeds):
+            try:
+                events = feed.poll(self._batch)
+            except Exception as exc:  # noqa: BLE001 - a broken feed must not end the engine
+                self._engine_error(f"feed {type(feed).__name__} failed and was removed", exc)
+                self._feeds.remove(feed)
+                continue
+            if events:
+                self._dispatch(events)
+                self.events_processed += len(events)
+                total += len(events)
+        if isinstance(self.clock, SystemClock):
+            now = self.clock.now_ms()
+            agg.close_due(now)
+            self._flush_stale(now)
+        if not total and not self._finished and all(f.finished for f in self._feeds):
+            self._finish()
+        return total
+
+    def _dispatch(self, events: Sequence[Any]) -> None:
+        # The hot path: locals only, one type test per event, no allocation of our own.
+        # Market events are tuples with (symbol, ts_ms) first: indexing is cheaper than
+        # the NamedTuple properties.
+        agg = self.aggregator
+        on_quote, on_trade = agg.on_quote, agg.on_trade
+        publish = self.bus.publish
+        on_market = self._on_market
+        queued = self._queued
+        clock = self.clock if isinstance(self.clock, SimulatedClock) else None
+        last_ts = clock.now_ms() if clock is not None else 0
+        for event in events:
+            ts = event[1]
+            if ts > last_ts and clock is not None:
+                clock.set_ms(ts)
+                last_ts = ts
+            if ts >= agg.next_close_ms:
+                agg.close_due(ts)
+            publish(event)
+            if on_market is not None:
+                try:
+                    on_market(event)
+                except Exception as exc:  # noqa: BLE001 - report, keep the market moving
+                    self._engine_error("broker on_market failed", exc)
+            kind = type(event)
+            if kind is QuoteEvent:
+                on_quote(event)
+            elif kind is TradeTick:
+                on_trade(event)
+            elif kind is BarEvent:
+                # A bar feed: orders queued at the previous close go first (the broker has
+                # seen this bar), then this bar is decided on; its orders wait for the next.
+                if queued and event[0] in queued:
+                    del queued[event[0]]
+                    self._flush(event[0])
+                if event.closed:
+                    agg.note_price(event[0], event.close)
+                    self._handle_closed_bar(event)
+                continue
+            if queued and event[0] in queued:
+                del queued[event[0]]
+                self._flush(event[0])
+
+    # -- bars and orders ----
+    def _on_bar(self, bar: BarEvent) -> None:
+        """Aggregator sink: publish every bar; closed bars go to history and sessions."""
+        self.bus.publish(bar)
+        if bar.closed:
+            self._handle_closed_bar(bar)
+
+    def _handle_closed_bar(self, bar: BarEvent) -> None:
+        sessions = self._by_key.get((bar.symbol, bar.timeframe))
+        try:
+            self.history.append(bar)
+        except DataError as exc:  # e.g. overlaps the warm-up: skip, do not decide twice
+            log.warning("bar not stored: %s", exc)
+            return
+        if not sessions:
+            return
+        for session in sessions:
+            session.on_bar_closed(bar)
+            if session.has_queued(bar.symbol):
+                self._queued.setdefault(bar.symbol, self.clock.now_ms())
+
+    def _flush(self, symbol: str) -> None:
+        for session in self._sessions.values():
+            if session.has_queued(symbol):
+                session.flush(symbol)
+
+    def _flush_stale(self, now_ms: int) -> None:
+        for symbol, since in list(self._queued.items()):
+            if now_ms - since >= self._realtime_flush_ms:
+                del self._queued[symbol]
+                self._flush(symbol)
+
+    def _route_fill(self, event: FillEvent) -> None:
+        session = self._sessions.get(event.session_id)
+        if session is not None:
+            session.on_fill(event.fill)
+
+    def _route_order_update(self, event: OrderUpdateEvent) -> None:
+        session = self._sessions.get(event.session_id)
+        if session is not None:
+            session.on_order_update(event.order)
+
+    def _finish(self) -> None:
+        # End of every feed: close the forming bars (their decisions have no next price,
+        # like signals on the backtest's last bar) and drop what stays queued.
+        self.aggregator.flush()
+        for session in self._sessions.values():
+            session.runner.drop_queued()
+        self._queued.clear()
+        self._finished = True
+
+    # -- session control (thread-safe) ----
+    def start_session(self, session_id: str) -> None:
+        """Start an idle session."""
+        self._call(lambda: self.session(session_id).start())
+
+    def pause_session(self, session_id: str, message: str | None = None) -> None:
+        """Pause a running session (no new decisions)."""
+        self._call(lambda: self.session(session_id).pause(message))
+
+    def resume_session(self, session_id: str) -> None:
+        """Resume a paused session."""
+        self._call(lambda: self.session(session_id).resume())
+
+    def stop_session(self, session_id: str) -> None:
+        """Stop a session for good."""
+        self._call(lambda: self.session(session_id).stop())
+
+    def call_soon(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the engine thread between batches (or now when not running)."""
+        if self.running and threading.current_thread() is not self._thread:
+            self._commands.put(fn)
+        else:
+            fn()
+
+    def _call(self, fn: Callable[[], T], timeout: float = 10.0) -> T:
+        if not self.running or threading.current_thread() is self._thread:
+            return fn()
+        done = threading.Event()
+        box: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                box["value"] = fn()
+            except BaseException as exc:  # noqa: BLE001 - handed back to the caller below
+                box["error"] = exc
+            finally:
+                done.set()
+
+        self._commands.put(run)
+        if not done.wait(timeout):
+            raise StomError(f"the engine did not run the command within {timeout} s")
+        if "error" in box:
+            raise box["error"]
+        value: T = box["value"]
+        return value
+
+    def _run_commands(self) -> None:
+        while True:
+            try:
+                command = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                command()
+            except StomError as exc:
+                log.error("engine command failed: %s", exc)
+
+    # -- internals ----
+    def _prepare(self) -> None:
+        self.aggregator  # noqa: B018 - build it now, with the sessions' timeframes
+        symbols = sorted({s for session in self._sessions.values() for s in session.symbols})
+        if symbols:
+            for feed in self._feeds:
+                feed.subscribe(symbols)
+        for session in self._sessions.values():
+            if session.state.value == "idle":
+                session.start()
+
+    def _thread_main(self) -> None:
+        try:
+            with _tuned(self._tune):
+                while not self._stop_requested.is_set():
+                    self._run_commands()
+                    if self._finished:
+                        break
+                    if self.step() == 0 and not self._finished:
+                        time.sleep(self._idle_sleep)
+                self._run_commands()
+        except BaseException as exc:  # noqa: BLE001 - recorded and reported, thread ends
+            self.crashed = exc
+            self._engine_error("engine loop crashed", exc)
+
+    def _require_not_started(self, what: str) -> None:
+        if self._thread is not None or self._agg is not None:
+            raise ConfigurationError(f"cannot {what} after the engine has started")
+
+    def _engine_error(self, message: str, exc: BaseException) -> None:
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        log.error("%s: %s\n%s", message, exc, text)
+        self.bus.publish(ErrorEvent(ENGINE_SOURCE, f"{message}: {exc}", text, self.clock.now_ms()))
+
+
+class _NoRouter:
+    """Router of an engine without an order manager (only dry-run sessions are allowed)."""
+
+    def place(self, request: Any) -> Any:
+        raise ConfigurationError("this engine has no order manager")
+
+    def cancel(self, client_order_id: str) -> None:
+        raise ConfigurationError("this engine has no order manager")
+
+
+class _tuned:  # lower-case: used like a function, ``with _tuned(flag):``
+    """Lower the GIL switch interval and freeze the start-up heap while the loop runs."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._enabled = enabled
+        self._previous = sys.getswitchinterval()
+
+    def __enter__(self) -> None:
+        if self._enabled:
+            self._previous = sys.getswitchinterval()
+            sys.setswitchinterval(0.001)
+            gc.collect()
+            gc.freeze()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._enabled:
+            gc.unfreeze()
+            sys.setswitchinterval(self._previous)
