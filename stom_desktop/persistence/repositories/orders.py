@@ -8,7 +8,7 @@ machine: this repository records the transitions it is told about without judgin
 from __future__ import annotations
 
 import builtins
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, localcontext
 from typing import Any
 
@@ -30,6 +30,9 @@ from stom_desktop.persistence.repositories._common import aware, check_text
 _ORDERS = table_of(OrderRow)
 _EVENTS = table_of(OrderEvent)
 _FILLS = table_of(FillRow)
+# Built once: constructing a statement per call costs more than executing it.
+_INSERT_ORDER = sa.insert(_ORDERS).returning(_ORDERS.c.id)
+_INSERT_EVENT = sa.insert(_EVENTS)
 INITIAL_STATUS = "new"
 # Orders in these states need nothing more from the venue; every other order is
 # "unfinished" and is reconciled with the broker at start-up. Same values as the
@@ -87,20 +90,29 @@ class OrderRepository:
             "created_at": moment,
             "updated_at": moment,
         }
-        with self._db.begin() as conn:
-            exists = conn.execute(
-                sa.select(_ORDERS.c.id).where(_ORDERS.c.client_order_id == client_order_id)
-            ).first()
-            if exists is not None:
-                raise PersistenceError(
-                    f"order {client_order_id}: this client order id is already recorded",
-                    hint="client order ids must be unique for the life of the database",
-                )
-            order_id = conn.execute(
-                sa.insert(_ORDERS).values(**row).returning(_ORDERS.c.id)
-            ).scalar_one()
-            _add_event(conn, order_id, None, INITIAL_STATUS, moment, detail)
-            return _order(_select_order(conn, client_order_id))
+        # Two statements in one transaction: this commit sits on the order path (the intent
+        # must be durable before the broker sees the order), so the unique constraint does
+        # the duplicate check and the record is built from what was written, not re-read.
+        try:
+            with self._db.begin() as conn:
+                order_id = conn.execute(_INSERT_ORDER, row).scalar_one()
+                _add_event(conn, order_id, None, INITIAL_STATUS, moment, detail)
+        except PersistenceError as exc:
+            if not isinstance(exc.__cause__, sa.exc.IntegrityError):
+                raise
+            if self.by_client_id(client_order_id) is None:
+                raise
+            raise PersistenceError(
+                f"order {client_order_id}: this client order id is already recorded",
+                hint="client order ids must be unique for the life of the database",
+            ) from exc
+        stamp = moment.astimezone(UTC)
+        return OrderRecord(
+            id=int(order_id),
+            venue_order_id=None,
+            reason=None,
+            **{**row, "created_at": stamp, "updated_at": stamp},
+        )
 
     def transition(
         self,
@@ -317,9 +329,14 @@ def _add_event(
     detail: str | None,
 ) -> None:
     conn.execute(
-        sa.insert(_EVENTS).values(
-            order_id=order_id, from_status=from_status, to_status=to_status, at=at, detail=detail
-        )
+        _INSERT_EVENT,
+        {
+            "order_id": order_id,
+            "from_status": from_status,
+            "to_status": to_status,
+            "at": at,
+            "detail": detail,
+        },
     )
 
 
