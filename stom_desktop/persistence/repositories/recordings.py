@@ -5,10 +5,8 @@ A recording is every row of ``recorded_ticks`` sharing a ``recording_id``, numbe
 its price in ``last`` and its size in ``volume``. Writes go straight to the driver
 (``executemany`` on SQLite, ``COPY`` on PostgreSQL): Core inserts with one dict per row
 cost several times more, and a recorder writes thousands of rows a second.
-
-The table of migration 0001 has no columns for quote sizes or the trade aggressor; this
-repository stores them when the table has ``bid_size``/``ask_size``/``side`` columns
-(see ``STORES_SIZES``/``STORES_SIDE``) and otherwise loads them back as NaN / None.
+Quote sizes and the trade aggressor (``side``) are stored too, so a replay reproduces
+the recorded events field for field.
 """
 
 from __future__ import annotations
@@ -30,12 +28,20 @@ from stom_desktop.persistence.models import RecordedTick, table_of
 from stom_desktop.persistence.repositories._common import check_text
 
 _T = table_of(RecordedTick)
-_BASE = ("recording_id", "seq", "session_id", "symbol", "ts", "bid", "ask", "last", "volume")
-_OPTIONAL = tuple(name for name in ("bid_size", "ask_size", "side") if name in _T.c)
-_COLUMNS = _BASE + _OPTIONAL
-#: Whether quote sizes and the trade aggressor survive a round trip (schema dependent).
-STORES_SIZES = "bid_size" in _OPTIONAL and "ask_size" in _OPTIONAL
-STORES_SIDE = "side" in _OPTIONAL
+_COLUMNS = (
+    "recording_id",
+    "seq",
+    "session_id",
+    "symbol",
+    "ts",
+    "bid",
+    "ask",
+    "last",
+    "volume",
+    "bid_size",
+    "ask_size",
+    "side",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,19 +115,27 @@ class RecordingRepository:
         """
         check_text(recording_id, "recording id", 64)
         n = len(symbol)
-        extra = {"bid_size": bid_size, "ask_size": ask_size, "side": side}
-        columns: list[Sequence[Any]] = [ts, bid, ask, last, volume]
-        for name in _OPTIONAL:
-            given = extra[name]
-            columns.append([None] * n if given is None else given)
+        missing = [None] * n
+        columns: list[Sequence[Any]] = [
+            ts,
+            bid,
+            ask,
+            last,
+            volume,
+            missing if bid_size is None else bid_size,
+            missing if ask_size is None else ask_size,
+            missing if side is None else side,
+        ]
         if any(len(col) != n for col in columns):
             raise ValueError(f"recording {recording_id!r}: tick columns differ in length")
         if n == 0:
             return 0
         rows = []
-        for i, (sym, t, b, a, px, vol, *opt) in enumerate(zip(symbol, *columns, strict=True)):
+        for i, (sym, t, b, a, px, vol, bsz, asz, sd) in enumerate(
+            zip(symbol, *columns, strict=True)
+        ):
             row = (recording_id, first_seq + i, session_id, sym, int(t))
-            rows.append((*row, _num(b), _num(a), _num(px), _num(vol), *_opt_values(opt)))
+            rows.append((*row, _num(b), _num(a), _num(px), _num(vol), _num(bsz), _num(asz), sd))
         try:
             with self._db.begin() as conn:
                 raw = conn.connection.driver_connection
@@ -156,8 +170,8 @@ class RecordingRepository:
         symbols: Sequence[str] | None = None,
     ) -> RecordedTicks:
         """Ticks of ``recording_id`` with ``start_ms <= ts < end_ms`` in ``seq`` order."""
-        cols = [_T.c[name] for name in ("seq", "symbol", "ts", "bid", "ask", "last", "volume")]
-        cols += [_T.c[name] for name in _OPTIONAL]
+        names = ("seq", "symbol", "ts", "bid", "ask", "last", "volume", "bid_size", "ask_size")
+        cols = [_T.c[name] for name in (*names, "side")]
         query = sa.select(*cols).where(_T.c.recording_id == recording_id)
         if start_ms is not None:
             query = query.where(_T.c.ts >= start_ms)
@@ -172,7 +186,6 @@ class RecordingRepository:
         if n:
             for col, values in zip(cols, zip(*rows, strict=True), strict=True):
                 data[col.name] = list(values)
-        missing_f = [None] * n
         return RecordedTicks(
             seq=np.array(data["seq"], dtype=np.int64),
             symbol=data["symbol"],
@@ -181,9 +194,9 @@ class RecordingRepository:
             ask=_floats(data["ask"]),
             last=_floats(data["last"]),
             volume=_floats(data["volume"]),
-            bid_size=_floats(data.get("bid_size", missing_f)),
-            ask_size=_floats(data.get("ask_size", missing_f)),
-            side=list(data.get("side", [None] * n)),
+            bid_size=_floats(data["bid_size"]),
+            ask_size=_floats(data["ask_size"]),
+            side=list(data["side"]),
         )
 
     def list_recordings(self) -> list[RecordingInfo]:
@@ -208,14 +221,6 @@ class RecordingRepository:
         with self._db.begin() as conn:
             result = conn.execute(sa.delete(_T).where(_T.c.recording_id == recording_id))
             return int(result.rowcount)
-
-
-def _opt_values(values: Sequence[Any]) -> tuple[Any, ...]:
-    """Optional columns: sizes as nullable floats, the side as text."""
-    out = []
-    for name, value in zip(_OPTIONAL, values, strict=True):
-        out.append(value if name == "side" else _num(value))
-    return tuple(out)
 
 
 def _floats(values: Sequence[float | None]) -> npt.NDArray[np.float64]:
