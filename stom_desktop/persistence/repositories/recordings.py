@@ -130,12 +130,12 @@ class RecordingRepository:
             raise ValueError(f"recording {recording_id!r}: tick columns differ in length")
         if n == 0:
             return 0
-        rows = []
+        rows: list[tuple[Any, ...]] = []
         for i, (sym, t, b, a, px, vol, bsz, asz, sd) in enumerate(
             zip(symbol, *columns, strict=True)
         ):
-            row = (recording_id, first_seq + i, session_id, sym, int(t))
-            rows.append((*row, _num(b), _num(a), _num(px), _num(vol), _num(bsz), _num(asz), sd))
+            key = (recording_id, first_seq + i, session_id, sym, int(t))
+            rows.append((*key, _num(b), _num(a), _num(px), _num(vol), _num(bsz), _num(asz), sd))
         try:
             with self._db.begin() as conn:
                 raw = conn.connection.driver_connection
