@@ -74,6 +74,8 @@ class OrderRepository:
         if amount <= 0:
             raise ValueError(f"order {client_order_id}: quantity must be positive, got {amount}")
         moment = aware(at, f"order {client_order_id}")
+        limit = None if price is None else to_money(price)
+        stop = None if stop_price is None else to_money(stop_price)
         row = {
             "client_order_id": client_order_id,
             "session_id": session_id,
@@ -82,8 +84,8 @@ class OrderRepository:
             "order_type": order_type,
             "time_in_force": time_in_force,
             "quantity": amount,
-            "price": None if price is None else to_money(price),
-            "stop_price": None if stop_price is None else to_money(stop_price),
+            "price": limit,
+            "stop_price": stop,
             "filled_quantity": Decimal(0),
             "avg_fill_price": None,
             "status": INITIAL_STATUS,
@@ -109,9 +111,22 @@ class OrderRepository:
         stamp = moment.astimezone(UTC)
         return OrderRecord(
             id=int(order_id),
+            client_order_id=client_order_id,
+            session_id=session_id,
+            symbol=symbol,
+            side=str(side),
+            order_type=order_type,
+            time_in_force=time_in_force,
+            quantity=amount,
+            price=limit,
+            stop_price=stop,
+            filled_quantity=Decimal(0),
+            avg_fill_price=None,
+            status=INITIAL_STATUS,
             venue_order_id=None,
             reason=None,
-            **{**row, "created_at": stamp, "updated_at": stamp},
+            created_at=stamp,
+            updated_at=stamp,
         )
 
     def transition(
