@@ -16,6 +16,7 @@ from stom_desktop.services.backtest_service import BacktestService
 from stom_desktop.services.data_service import DataService
 from stom_desktop.services.optimize_service import OptimizeService
 from stom_desktop.services.strategy_service import StrategyService
+from stom_desktop.services.trading_service import TradingService
 
 
 @dataclass
@@ -46,8 +47,14 @@ class App:
     def optimizer(self) -> OptimizeService:
         return OptimizeService(self.settings, self.database, self.strategies, self.data)
 
+    @cached_property
+    def trading(self) -> TradingService:
+        return TradingService(self.settings, self.database, self.strategies, self.paths)
+
     def close(self) -> None:
-        """Release the database connection pool if it was opened."""
+        """Stop running sessions, then release the database connection pool if opened."""
+        if "trading" in self.__dict__:
+            self.trading.shutdown()
         if "database" in self.__dict__:
             self.database.dispose()
 

@@ -8,7 +8,16 @@ import sys
 import typer
 from rich.console import Console
 
-from stom_desktop.cli import backtest_cmd, config_cmd, data_cmd, optimize_cmd, run_cmd, strategy_cmd
+from stom_desktop.cli import (
+    backtest_cmd,
+    config_cmd,
+    data_cmd,
+    optimize_cmd,
+    replay_cmd,
+    run_cmd,
+    strategy_cmd,
+    trade_cmd,
+)
 from stom_desktop.core.errors import StomError
 
 app = typer.Typer(
@@ -24,6 +33,9 @@ app.add_typer(strategy_cmd.app, name="strategy")
 app.command("backtest")(backtest_cmd.backtest)
 app.command("optimize")(optimize_cmd.optimize)
 app.command("run")(run_cmd.run)
+app.command("trade")(trade_cmd.trade)
+app.command("order")(trade_cmd.order)
+app.command("replay")(replay_cmd.replay)
 
 _err = Console(stderr=True)
 
