@@ -10,11 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from stom_desktop.adapters.secrets import KeyringSecretStore
 from stom_desktop.config import AppPaths, Settings, app_paths, load_settings
 from stom_desktop.persistence import Database, create_database
+from stom_desktop.services.account_service import AccountService
 from stom_desktop.services.backtest_service import BacktestService
 from stom_desktop.services.data_service import DataService
 from stom_desktop.services.optimize_service import OptimizeService
+from stom_desktop.services.schedule_service import ScheduleService
 from stom_desktop.services.strategy_service import StrategyService
 from stom_desktop.services.trading_service import TradingService
 
@@ -50,6 +53,20 @@ class App:
     @cached_property
     def trading(self) -> TradingService:
         return TradingService(self.settings, self.database, self.strategies, self.paths)
+
+    @cached_property
+    def schedule(self) -> ScheduleService:
+        return ScheduleService(
+            self.database, timezone=self.settings.timezone, strategies=self.strategies
+        )
+
+    @cached_property
+    def secrets(self) -> KeyringSecretStore:
+        return KeyringSecretStore()
+
+    @cached_property
+    def accounts(self) -> AccountService:
+        return AccountService(self.secrets)
 
     def close(self) -> None:
         """Stop running sessions, then release the database connection pool if opened."""

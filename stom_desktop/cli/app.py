@@ -15,6 +15,7 @@ from stom_desktop.cli import (
     optimize_cmd,
     replay_cmd,
     run_cmd,
+    schedule_cmd,
     strategy_cmd,
     trade_cmd,
 )
@@ -32,7 +33,10 @@ app.add_typer(data_cmd.app, name="data")
 app.add_typer(strategy_cmd.app, name="strategy")
 app.command("backtest")(backtest_cmd.backtest)
 app.command("optimize")(optimize_cmd.optimize)
+app.add_typer(schedule_cmd.app, name="schedule")
 app.command("run")(run_cmd.run)
+app.command("tray")(run_cmd.tray)
+app.command("quickstart")(run_cmd.quickstart)
 app.command("trade")(trade_cmd.trade)
 app.command("order")(trade_cmd.order)
 app.command("replay")(replay_cmd.replay)

@@ -3,6 +3,7 @@
 from stom_desktop.config.paths import AppPaths, app_paths
 from stom_desktop.config.settings import (
     BacktestDefaults,
+    NotificationSettings,
     RiskLimits,
     Settings,
     load_settings,
@@ -12,6 +13,7 @@ from stom_desktop.config.settings import (
 __all__ = [
     "AppPaths",
     "BacktestDefaults",
+    "NotificationSettings",
     "RiskLimits",
     "Settings",
     "app_paths",

@@ -54,6 +54,16 @@ class RiskLimits(BaseModel):
     blacklist: tuple[str, ...] = ()
 
 
+class NotificationSettings(BaseModel):
+    """Which events show a desktop notification."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    fills: bool = True
+    errors: bool = True
+    daily_report: bool = True
+
+
 class Settings(BaseSettings):
     """Everything configurable, validated and frozen."""
 
@@ -73,6 +83,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     backtest: BacktestDefaults = BacktestDefaults()
     risk: RiskLimits = RiskLimits()
+    notifications: NotificationSettings = NotificationSettings()
 
     @field_validator("timezone")
     @classmethod

@@ -41,24 +41,22 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 
+# The peers are in the test extra: a missing peer must fail the run, not skip it.
 import numpy as np
 import pandas as pd
 import pytest
+import vectorbt as vbt
+from backtesting import Backtest
+from backtesting import Strategy as BtStrategy
+from backtesting.lib import FractionalBacktest
+from backtesting.test import GOOG
+from vectorbt._engine import is_rust_available
 
 from stom_desktop.backtest import BacktestConfig, run_backtest
 from stom_desktop.backtest.result import BacktestResult
 from stom_desktop.core.bars import BarSeries
 from stom_desktop.strategy.base import Signals, Strategy
 from stom_desktop.strategy.params import Param
-
-bt = pytest.importorskip("backtesting")
-vbt = pytest.importorskip("vectorbt")
-
-from backtesting import Backtest  # noqa: E402
-from backtesting import Strategy as BtStrategy  # noqa: E402
-from backtesting.lib import FractionalBacktest  # noqa: E402
-from backtesting.test import GOOG  # noqa: E402
-from vectorbt._engine import is_rust_available  # noqa: E402
 
 CASH = 10_000.0
 FEE = 0.002

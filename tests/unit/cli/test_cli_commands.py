@@ -148,17 +148,11 @@ def test_console_script_exit_code_and_message(stom_home: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
-def test_run_generates_demo_market_and_backtests_it(stom_home: Path) -> None:
-    result = invoke("run")
+def test_quickstart_generates_demo_market_and_backtests_it(stom_home: Path) -> None:
+    result = invoke("quickstart")
     assert result.exit_code == 0, result.output
     assert "generated the demo market: 200,000 1m bars of SIM" in result.stdout
     assert "sma_cross(fast=10, slow=30" in result.stdout
-    again = invoke("run")  # the second run reuses the stored market
+    again = invoke("quickstart")  # the second run reuses the stored market
     assert again.exit_code == 0, again.output
     assert "generated the demo market" not in again.stdout
-
-
-def test_run_gui_is_refused_until_the_tray_exists(stom_home: Path) -> None:
-    result = invoke("run", "--gui")
-    assert isinstance(result.exception, NotImplementedError)
-    assert "issue 5" in str(result.exception)

@@ -1,0 +1,46 @@
+"""``python -m stom_desktop.gui``: the tray on the default App, with the scheduler running.
+
+The tray shows first; the services (numba, pandas, SQLAlchemy: seconds to import) are
+built on a worker, then the scheduler starts so scheduled sessions fire while the tray runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from stom_desktop.gui.app import run_tray
+
+_running: dict[str, Any] = {}
+
+
+def _build() -> Any:
+    # Imported here, on the worker: bootstrap pulls numba/pandas/SQLAlchemy (seconds).
+    from stom_desktop.bootstrap import build_app
+
+    return build_app()
+
+
+def _start_scheduler(app: Any, post_notice: Callable[[str, str, str], None]) -> None:
+    """Runs on the services worker: scheduler notices become tray messages."""
+    from stom_desktop.scheduling import runtime
+    from stom_desktop.scheduling.scheduler import start_scheduler
+
+    runtime.set_notifier(lambda notice: post_notice(notice.title, notice.message, notice.kind))
+    _running["scheduler"] = start_scheduler(app)
+
+
+def _stop_scheduler() -> None:
+    scheduler = _running.pop("scheduler", None)
+    if scheduler is not None:
+        scheduler.stop()
+
+
+def main() -> int:
+    """Run the tray; the exit code of the Qt event loop."""
+    return run_tray(_build, on_services_ready=_start_scheduler, on_quit=_stop_scheduler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
