@@ -1,8 +1,7 @@
 """Which tray notifications the user wants (fills, errors, daily report).
 
-Read from ``settings.notifications`` when the settings model has it (keys
-``notifications.fills``, ``notifications.errors``, ``notifications.daily_report``, all
-booleans, default True); until then the switches live in memory for this run only.
+Read from ``settings.notifications`` (``fills``, ``errors``, ``daily_report``); the
+Settings window saves changes there and this run follows them at once.
 """
 
 from __future__ import annotations
@@ -12,12 +11,6 @@ from typing import Any
 
 KINDS = ("fills", "errors", "daily_report")
 LABELS = {"fills": "Fills", "errors": "Errors", "daily_report": "Daily report"}
-
-
-def settings_have_notifications(settings: Any) -> bool:
-    """Whether the settings model defines the ``notifications`` sub-model (persistable)."""
-    fields = getattr(type(settings), "model_fields", {})
-    return "notifications" in fields
 
 
 @dataclass
@@ -30,9 +23,9 @@ class NotificationPrefs:
 
     @classmethod
     def from_settings(cls, settings: Any) -> NotificationPrefs:
-        """Read ``settings.notifications.<kind>`` defensively (missing -> enabled)."""
-        section = getattr(settings, "notifications", None)
-        return cls(**{kind: bool(getattr(section, kind, True)) for kind in KINDS})
+        """The switches saved in ``settings.notifications``."""
+        section = settings.notifications
+        return cls(**{kind: bool(getattr(section, kind)) for kind in KINDS})
 
     def enabled(self, kind: str) -> bool:
         """Whether notifications of ``kind`` are shown."""

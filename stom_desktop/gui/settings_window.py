@@ -33,7 +33,6 @@ from stom_desktop.gui.notifications import (
     KINDS,
     LABELS,
     NotificationPrefs,
-    settings_have_notifications,
 )
 from stom_desktop.gui.ports import AccountPort
 from stom_desktop.gui.prompts import Prompts
@@ -111,10 +110,6 @@ class SettingsDialog(QDialog):
             box.setChecked(self.prefs.enabled(kind))
             self.switches[kind] = box
             notes_layout.addWidget(box)
-        if not settings_have_notifications(settings):
-            hint = QLabel("These switches apply to this run (no 'notifications' settings yet).")
-            hint.setObjectName("warning")
-            notes_layout.addWidget(hint)
 
         self.accounts_panel = AccountsPanel(accounts, self.prompts)
 
@@ -181,11 +176,9 @@ class SettingsDialog(QDialog):
         for kind, box in self.switches.items():
             self.prefs.set(kind, box.isChecked())
         changes = self.changes()
-        if settings_have_notifications(self.settings):
-            section = getattr(self.settings, "notifications", None)
-            for kind, box in self.switches.items():
-                if bool(getattr(section, kind, True)) != box.isChecked():
-                    changes[f"notifications.{kind}"] = "true" if box.isChecked() else "false"
+        for kind, box in self.switches.items():
+            if getattr(self.settings.notifications, kind) != box.isChecked():
+                changes[f"notifications.{kind}"] = "true" if box.isChecked() else "false"
         url = changes.get("database_url")
         if url:
             self.busy = True

@@ -13,6 +13,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from gui_fakes import FakeSchedule, FakeTrading, ScriptedPrompts
 
+from stom_desktop.config import Settings
+
 
 @pytest.fixture()
 def trading(tmp_path: Path) -> FakeTrading:
@@ -52,7 +54,7 @@ def controller(
     ctl.exits = exits  # type: ignore[attr-defined]
     ctl.opened = opened  # type: ignore[attr-defined]
     paths = SimpleNamespace(reports_dir=tmp_path / "reports", log_dir=tmp_path / "logs")
-    settings = SimpleNamespace(timezone="Asia/Seoul")
+    settings = Settings()  # the real defaults (from the test's empty STOM_HOME)
     ctl.attach(trading=trading, schedule=schedule, settings=settings, paths=paths)
     ctl.show()
     yield ctl
