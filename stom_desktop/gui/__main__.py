@@ -28,7 +28,21 @@ def _start_scheduler(app: Any, post_notice: Callable[[str, str, str], None]) -> 
     from stom_desktop.scheduling.scheduler import start_scheduler
 
     runtime.set_notifier(lambda notice: post_notice(notice.title, notice.message, notice.kind))
+    _install_defaults_once(app)
     _running["scheduler"] = start_scheduler(app)
+
+
+def _install_defaults_once(app: Any) -> None:
+    """On the very first start, ship the example schedule (disabled, ready to enable).
+
+    A marker file remembers it, so a user who deletes those jobs does not get them back.
+    """
+    marker = app.paths.config_dir / "default-schedule-installed"
+    if marker.exists():
+        return
+    app.schedule.install_default_schedule()
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text("the example schedule was installed on first start\n", encoding="utf-8")
 
 
 def _stop_scheduler() -> None:
