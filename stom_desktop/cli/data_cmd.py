@@ -8,10 +8,12 @@ import typer
 from rich.table import Table
 
 from stom_desktop.bootstrap import build_app
+from stom_desktop.cli import download_cmd
 from stom_desktop.cli.render import fmt_ts, out
 from stom_desktop.services.data_service import ImportReport
 
-app = typer.Typer(help="Import, generate and list stored OHLCV bars.")
+app = typer.Typer(help="Import, download, generate and list stored OHLCV bars.")
+app.command("download")(download_cmd.download)
 
 
 def _print_report(report: ImportReport, tz: str) -> None:

@@ -1,0 +1,66 @@
+"""Venue trading rules from ccxt market info, checked before an order is sent.
+
+Binance: ``PRICE_FILTER.tickSize``, ``LOT_SIZE.stepSize``/``minQty`` and
+``NOTIONAL``/``MIN_NOTIONAL.minNotional`` from the raw ``exchangeInfo`` filters (exact
+strings, not ccxt's floats). Upbit: ccxt knows neither the KRW tick table nor the
+5,000 KRW minimum (NOTES.md), so KRW markets use ``CryptoRules.upbit_krw()``.
+Refusals are re-labelled ``venue.*`` (``venue.tick_size``, ``venue.lot``,
+``venue.min_notional``) so a journal reader sees the venue's rule, not the simulator's.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from stom_desktop.core.errors import OrderRejected
+from stom_desktop.core.market_rules import CryptoRules
+from stom_desktop.core.orders import Order
+
+_RULE_NAMES = {
+    "crypto.tick_size": "venue.tick_size",
+    "crypto.amount_step": "venue.lot",
+    "crypto.min_amount": "venue.lot",
+    "crypto.min_notional": "venue.min_notional",
+}
+
+
+def _filters(market: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    info = market.get("info") or {}
+    return {f.get("filterType", ""): f for f in info.get("filters", [])}
+
+
+def rules_from_market(exchange_id: str, market: dict[str, Any]) -> CryptoRules:
+    """``CryptoRules`` for one ccxt market of ``exchange_id``."""
+    symbol = market.get("symbol", "?")
+    if exchange_id == "upbit":
+        if market.get("quote") != "KRW":
+            raise OrderRejected(
+                f"{symbol}: only Upbit KRW markets are supported", rule="venue.market"
+            )
+        return CryptoRules.upbit_krw()
+    filters = _filters(market)
+    price = filters.get("PRICE_FILTER", {})
+    lot = filters.get("LOT_SIZE", {})
+    notional = filters.get("NOTIONAL") or filters.get("MIN_NOTIONAL") or {}
+    if not price.get("tickSize") or not lot.get("stepSize"):
+        raise OrderRejected(
+            f"{symbol}: the venue's market info has no tick/step size", rule="venue.market"
+        )
+    # Futures call it ``notional``; spot ``minNotional``.
+    min_notional = notional.get("minNotional") or notional.get("notional") or "0"
+    return CryptoRules.binance(
+        tick_size=Decimal(price["tickSize"]).normalize(),
+        step_size=Decimal(lot["stepSize"]).normalize(),
+        min_notional=Decimal(min_notional),
+        min_qty=Decimal(lot.get("minQty") or "0"),
+    )
+
+
+def check_order(rules: CryptoRules, order: Order) -> None:
+    """Raise ``OrderRejected`` with a ``venue.*`` rule if ``order`` breaks ``rules``."""
+    try:
+        rules.check(order)
+    except OrderRejected as exc:
+        rule = _RULE_NAMES.get(exc.rule or "", exc.rule)
+        raise OrderRejected(exc.reason, client_order_id=order.client_order_id, rule=rule) from None

@@ -1,0 +1,160 @@
+"""Per-venue differences behind ccxt: client-id lookup, cancel, trades; ccxt -> our types.
+
+* Binance: ``params={'clientOrderId': X}`` becomes ``newClientOrderId``; lookup by our id
+  is ``fetch_order(None, symbol, {'clientOrderId': X})`` (``origClientOrderId``); trades
+  of an order come from ``fetch_my_trades(symbol, params={'orderId': id})``.
+* Upbit: ``clientOrderId`` becomes ``identifier``; ccxt's ``fetch_order`` by identifier is
+  broken (sends ``uuid=None``), so ``private_get_order({'identifier': X})`` +
+  ``parse_order``; that answer embeds the order's trades. A cancel answers ``wait``:
+  confirming it means reading the order again until it says ``cancel``.
+
+Amended orders (cancel-replace) carry a derived client id ``<cid>.a<n>`` at the venue;
+:func:`base_client_id` maps it back to the engine's id.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import ccxt
+
+from stom_desktop.core.enums import Side
+from stom_desktop.core.fills import Fill
+from stom_desktop.core.order_state import OrderStatus
+from stom_desktop.core.orders import OrderType, TimeInForce
+
+_AMEND_RE = re.compile(r"^(?P<base>.+)\.a(?P<n>\d+)$")
+_ZERO = Decimal(0)
+
+CcxtOrder = dict[str, Any]
+
+
+def amended_client_id(client_order_id: str, generation: int) -> str:
+    """The venue client id of the ``generation``-th replacement (1, 2, ...) of an order."""
+    return f"{client_order_id}.a{generation}"
+
+
+def base_client_id(venue_client_id: str) -> str:
+    """The engine's client id behind a venue client id (strips ``.a<n>``)."""
+    match = _AMEND_RE.match(venue_client_id)
+    return venue_client_id if match is None else match.group("base")
+
+
+def dec(value: Any) -> Decimal | None:
+    """A ccxt number (float/str/None) as ``Decimal`` via its shortest repr."""
+    if value is None:
+        return None
+    return Decimal(value) if isinstance(value, str) else Decimal(repr(value))
+
+
+def status_of(order: CcxtOrder, quantity: Decimal, filled: Decimal) -> OrderStatus:
+    """Our status for a ccxt order with ``filled`` of ``quantity`` done."""
+    state = order.get("status")
+    if state == "closed":
+        return OrderStatus.FILLED if filled >= quantity else OrderStatus.CANCELLED
+    if state == "canceled":
+        return OrderStatus.FILLED if filled >= quantity else OrderStatus.CANCELLED
+    if state == "expired":
+        return OrderStatus.EXPIRED
+    if state == "rejected":
+        return OrderStatus.REJECTED
+    return OrderStatus.PARTIALLY_FILLED if filled > 0 else OrderStatus.SUBMITTED
+
+
+def type_of(order: CcxtOrder) -> OrderType:
+    """Our order type for ccxt's ``type`` (unknown types count as limit)."""
+    kind = str(order.get("type") or "limit").lower()
+    if kind == "market":
+        return OrderType.MARKET
+    if "stop" in kind and "limit" in kind:
+        return OrderType.STOP_LIMIT
+    if "stop" in kind:
+        return OrderType.STOP
+    return OrderType.LIMIT
+
+
+def tif_of(order: CcxtOrder) -> TimeInForce:
+    """Our time in force for ccxt's ``timeInForce`` (post-only is GTC)."""
+    tif = str(order.get("timeInForce") or "GTC").upper()
+    return {"IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK}.get(tif, TimeInForce.GTC)
+
+
+def ts_of(ms: Any, fallback: datetime) -> datetime:
+    """A ccxt millisecond timestamp as aware UTC (``fallback`` when missing)."""
+    return fallback if ms is None else datetime.fromtimestamp(int(ms) / 1000, UTC)
+
+
+def fill_from_trade(
+    venue: str, trade: CcxtOrder, cid: str, symbol: str, side: Side, quote: str, now: datetime
+) -> Fill | None:
+    """A ``Fill`` from a ccxt trade (``None`` for a trade without id, size or price)."""
+    qty, price = dec(trade.get("amount")), dec(trade.get("price"))
+    trade_id = trade.get("id")
+    if trade_id is None or qty is None or price is None or qty <= 0 or price <= 0:
+        return None
+    fee = trade.get("fee") or {}
+    cost = dec(fee.get("cost")) or _ZERO
+    return Fill(
+        fill_id=f"{venue}:{trade_id}",
+        client_order_id=cid,
+        symbol=symbol,
+        side=side,
+        quantity=qty,
+        price=price,
+        fee=abs(cost),
+        fee_currency=str(fee.get("currency") or quote),
+        ts=ts_of(trade.get("timestamp"), now),
+    )
+
+
+@dataclass(frozen=True)
+class VenueDialect:
+    """How one venue does the calls that differ (Binance spot/USDT-M, Upbit)."""
+
+    exchange_id: str
+
+    @property
+    def needs_symbol(self) -> bool:
+        """Whether a lookup by client id needs the symbol (Binance yes, Upbit no)."""
+        return self.exchange_id != "upbit"
+
+    @property
+    def cancel_is_async(self) -> bool:
+        """Whether a cancel must be confirmed by reading the order again (Upbit)."""
+        return self.exchange_id == "upbit"
+
+    def create_params(self, venue_client_id: str) -> dict[str, Any]:
+        """Extra ``create_order`` params carrying our client order id."""
+        return {"clientOrderId": venue_client_id}
+
+    def fetch_by_client_id(
+        self, ex: ccxt.Exchange, symbol: str | None, venue_client_id: str
+    ) -> CcxtOrder | None:
+        """The venue's order with our client id, ``None`` if it has none (ccxt errors raise)."""
+        try:
+            if self.exchange_id == "upbit":
+                raw = ex.private_get_order({"identifier": venue_client_id})
+                order: CcxtOrder = ex.parse_order(raw)
+                order.setdefault("clientOrderId", venue_client_id)
+                return order
+            return ex.fetch_order(None, symbol, {"clientOrderId": venue_client_id})
+        except ccxt.OrderNotFound:
+            return None
+
+    def trades(self, ex: ccxt.Exchange, order: CcxtOrder) -> list[CcxtOrder]:
+        """The executions of ``order`` (Upbit: embedded in the order read)."""
+        if not (order.get("filled") or 0):
+            return []
+        if self.exchange_id == "upbit":
+            return list(order.get("trades") or [])
+        return list(ex.fetch_my_trades(order["symbol"], params={"orderId": order["id"]}))
+
+    def cancel(self, ex: ccxt.Exchange, order: CcxtOrder) -> CcxtOrder:
+        """Ask the venue to cancel ``order`` (by venue id)."""
+        if self.exchange_id == "upbit":
+            return ex.cancel_order(order["id"])
+        return ex.cancel_order(order["id"], order["symbol"])

@@ -1,0 +1,643 @@
+"""Fake Binance spot and Upbit KRW REST venues for the real ccxt client (pytest-httpserver).
+
+Each fake keeps orders, trades and balances in memory and answers the endpoints ccxt
+calls, in the venues' documented JSON shapes: Binance ``/api/v3/exchangeInfo``,
+``account``, ``order`` (POST/GET/DELETE), ``openOrders``, ``myTrades``, ``klines``;
+Upbit ``/v1/market/all``, ``accounts``, ``orders``, ``order`` (GET/DELETE),
+``orders/open``. Private calls check the API key (Binance ``X-MBX-APIKEY``, Upbit JWT
+``access_key``) and the signature, and answer like the venue when they are wrong.
+
+Faults are queued per ``(method, path)`` with :meth:`FakeVenue.inject`: an error status
+and body, a delay longer than the client timeout, and ``process=True`` to apply the
+request *before* stalling (the venue accepted an order, the answer never arrived).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl
+
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from stom_desktop.core.fills import Fill
+from stom_desktop.core.orders import OrderSnapshot
+
+API_KEY = "fake-api-key-0123456789abcdef"
+SECRET = "fake-secret-fedcba9876543210-do-not-leak"
+
+
+class RecordingListener:
+    """An ``ExecutionListener`` that keeps what the broker reported, in order."""
+
+    def __init__(self) -> None:
+        self.updates: list[OrderSnapshot] = []
+        self.fills: list[Fill] = []
+
+    def on_order_update(self, order: OrderSnapshot) -> None:
+        self.updates.append(order)
+
+    def on_fill(self, fill: Fill) -> None:
+        self.fills.append(fill)
+
+
+@dataclass
+class Fault:
+    """One injected misbehaviour for the next matching request."""
+
+    status: int = 500
+    body: Any = None
+    delay_s: float = 0.0
+    process: bool = False  # apply the request first, then stall/answer with the fault
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(body), status=status, headers=headers, content_type="application/json"
+    )
+
+
+class FakeVenue:
+    """Shared plumbing: fault queue, request log, handler registration."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        self.server = server
+        self.lock = threading.RLock()
+        self.faults: dict[tuple[str, str], list[Fault]] = defaultdict(list)
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.api_key = API_KEY
+        self.secret = SECRET
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>`` of the local server."""
+        return f"http://{self.server.host}:{self.server.port}"
+
+    def inject(self, method: str, path: str, *faults: Fault) -> None:
+        """Queue faults for the next requests to ``method path`` (used once each)."""
+        with self.lock:
+            self.faults[(method.upper(), path)].extend(faults)
+
+    def count(self, method: str, path: str) -> int:
+        """How many requests reached ``method path`` (faulted ones included)."""
+        with self.lock:
+            return sum(1 for m, p, _ in self.requests if m == method.upper() and p == path)
+
+    def _route(
+        self, method: str, path: str, fn: Callable[[Request, dict[str, str]], Response]
+    ) -> None:
+        def handler(request: Request) -> Response:
+            params = dict(parse_qsl(request.query_string.decode()))
+            body = request.get_data(as_text=True)
+            if body:
+                if request.content_type and "json" in request.content_type:
+                    params.update({k: str(v) for k, v in json.loads(body).items()})
+                else:
+                    params.update(dict(parse_qsl(body)))
+            with self.lock:
+                self.requests.append((method, path, params))
+                queue = self.faults.get((method, path))
+                fault = queue.pop(0) if queue else None
+            if fault is None:
+                return fn(request, params)
+            if fault.process:
+                fn(request, params)
+            if fault.delay_s:
+                time.sleep(fault.delay_s)
+            return _json(fault.body, fault.status, fault.headers)
+
+        self.server.expect_request(path, method=method).respond_with_handler(handler)
+
+
+# -- Binance ----------------------------------------------------------------------------
+BINANCE_SYMBOLS = {
+    # symbol: (base, quote, tickSize, stepSize, minNotional)
+    "BTCUSDT": ("BTC", "USDT", "0.01", "0.00001", "5"),
+    "ETHUSDT": ("ETH", "USDT", "0.01", "0.0001", "5"),
+}
+BINANCE_STATUS_OPEN = {"NEW", "PARTIALLY_FILLED"}
+
+
+def binance_bar(ts: int) -> list[Any]:
+    """A deterministic valid kline for open time ``ts`` (ms)."""
+    base = 30000 + (ts // 60_000) % 1000
+    o, c = base, base + 1
+    return [ts, f"{o}.0", f"{c + 2}.0", f"{o - 1}.0", f"{c}.0", "1.5", ts + 59_999, "0", 10]
+
+
+class FakeBinance(FakeVenue):
+    """Binance spot REST (``/api/v3``): orders match only when the test says so."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        super().__init__(server)
+        self.orders: dict[int, dict[str, Any]] = {}
+        self.by_client: dict[str, int] = {}
+        self.trades: list[dict[str, Any]] = []
+        self.balances = {"USDT": Decimal(100_000), "BTC": Decimal(2), "ETH": Decimal(10)}
+        self.last_price = {"BTCUSDT": Decimal("30000.00"), "ETHUSDT": Decimal("2000.00")}
+        self.kline_end_ms: int = 1_704_067_200_000 + 1500 * 60_000  # "now" for klines
+        self._ids = itertools.count(1000)
+        self._trade_ids = itertools.count(5000)
+        r = self._route
+        r("GET", "/api/v3/exchangeInfo", self._exchange_info)
+        r("GET", "/api/v3/account", self._signed(self._account))
+        r("POST", "/api/v3/order", self._signed(self._create))
+        r("GET", "/api/v3/order", self._signed(self._get))
+        r("DELETE", "/api/v3/order", self._signed(self._cancel))
+        r("GET", "/api/v3/openOrders", self._signed(self._open))
+        r("GET", "/api/v3/myTrades", self._signed(self._my_trades))
+        r("GET", "/api/v3/klines", self._klines)
+
+    # -- test controls -------------------------------------------------------------
+    def order_by_client(self, client_id: str) -> dict[str, Any] | None:
+        """The stored order with ``clientOrderId``, if any."""
+        with self.lock:
+            oid = self.by_client.get(client_id)
+            return None if oid is None else self.orders[oid]
+
+    def fill(self, client_id: str, qty: str | None = None, price: str | None = None) -> None:
+        """Execute (part of) a resting order, as a trade at its limit price."""
+        with self.lock:
+            order = self.orders[self.by_client[client_id]]
+            left = Decimal(order["origQty"]) - Decimal(order["executedQty"])
+            self._trade(order, Decimal(qty) if qty else left, Decimal(price or order["price"]))
+
+    # -- handlers --------------------------------------------------------------------
+    def _signed(
+        self, fn: Callable[[dict[str, str]], Response]
+    ) -> Callable[[Request, dict[str, str]], Response]:
+        def wrapped(request: Request, params: dict[str, str]) -> Response:
+            if request.headers.get("X-MBX-APIKEY") != self.api_key:
+                return _json(
+                    {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."}, 401
+                )
+            raw = request.query_string.decode() or request.get_data(as_text=True)
+            payload, _, signature = raw.rpartition("&signature=")
+            expected = hmac.new(self.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(signature, expected):
+                return _json(
+                    {"code": -1022, "msg": "Signature for this request is not valid."}, 400
+                )
+            return fn(params)
+
+        return wrapped
+
+    def _exchange_info(self, request: Request, params: dict[str, str]) -> Response:
+        symbols = []
+        for sym, (base, quote, tick, step, notional) in BINANCE_SYMBOLS.items():
+            symbols.append(
+                {
+                    "symbol": sym,
+                    "status": "TRADING",
+                    "baseAsset": base,
+                    "baseAssetPrecision": 8,
+                    "quoteAsset": quote,
+                    "quotePrecision": 8,
+                    "quoteAssetPrecision": 8,
+                    "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT"],
+                    "isSpotTradingAllowed": True,
+                    "isMarginTradingAllowed": False,
+                    "permissions": ["SPOT"],
+                    "permissionSets": [["SPOT"]],
+                    "filters": [
+                        {
+                            "filterType": "PRICE_FILTER",
+                            "minPrice": tick,
+                            "maxPrice": "1000000",
+                            "tickSize": tick,
+                        },
+                        {
+                            "filterType": "LOT_SIZE",
+                            "minQty": step,
+                            "maxQty": "9000",
+                            "stepSize": step,
+                        },
+                        {
+                            "filterType": "NOTIONAL",
+                            "minNotional": notional,
+                            "applyMinToMarket": True,
+                            "maxNotional": "9000000",
+                            "applyMaxToMarket": False,
+                            "avgPriceMins": 5,
+                        },
+                    ],
+                }
+            )
+        return _json(
+            {
+                "timezone": "UTC",
+                "serverTime": int(time.time() * 1000),
+                "rateLimits": [],
+                "exchangeFilters": [],
+                "symbols": symbols,
+            }
+        )
+
+    def _account(self, params: dict[str, str]) -> Response:
+        with self.lock:
+            balances = [
+                {"asset": a, "free": str(v), "locked": "0"} for a, v in self.balances.items()
+            ]
+        return _json(
+            {
+                "makerCommission": 10,
+                "takerCommission": 10,
+                "canTrade": True,
+                "accountType": "SPOT",
+                "balances": balances,
+                "permissions": ["SPOT"],
+            }
+        )
+
+    def _create(self, params: dict[str, str]) -> Response:
+        with self.lock:
+            sym, side, kind = params["symbol"], params["side"], params["type"]
+            cid = params.get("newClientOrderId") or f"x-{uuid.uuid4().hex[:16]}"
+            if cid in self.by_client:
+                return _json({"code": -2010, "msg": "Duplicate order sent."}, 400)
+            if "quoteOrderQty" in params:
+                return _json({"code": -1102, "msg": "fake: quoteOrderQty not supported"}, 400)
+            qty = Decimal(params["quantity"])
+            price = Decimal(params["price"]) if "price" in params else self.last_price[sym]
+            base, quote = BINANCE_SYMBOLS[sym][:2]
+            if side == "BUY" and qty * price > self.balances[quote]:
+                return _json(
+                    {
+                        "code": -2010,
+                        "msg": "Account has insufficient balance for requested action.",
+                    },
+                    400,
+                )
+            if side == "SELL" and qty > self.balances[base]:
+                return _json(
+                    {
+                        "code": -2010,
+                        "msg": "Account has insufficient balance for requested action.",
+                    },
+                    400,
+                )
+            now = int(time.time() * 1000)
+            oid = next(self._ids)
+            order = {
+                "symbol": sym,
+                "orderId": oid,
+                "orderListId": -1,
+                "clientOrderId": cid,
+                "price": str(price) if kind == "LIMIT" else "0.00000000",
+                "origQty": str(qty),
+                "executedQty": "0",
+                "cummulativeQuoteQty": "0",
+                "status": "NEW",
+                "timeInForce": params.get("timeInForce", "GTC"),
+                "type": kind,
+                "side": side,
+                "stopPrice": "0",
+                "time": now,
+                "updateTime": now,
+                "isWorking": True,
+                "workingTime": now,
+                "transactTime": now,
+            }
+            self.orders[oid] = order
+            self.by_client[cid] = oid
+            fills = []
+            if kind == "MARKET":
+                fills.append(self._trade(order, qty, self.last_price[sym]))
+            out = dict(order)
+            out["fills"] = [
+                {
+                    "price": t["price"],
+                    "qty": t["qty"],
+                    "commission": t["commission"],
+                    "commissionAsset": t["commissionAsset"],
+                    "tradeId": t["id"],
+                }
+                for t in fills
+            ]
+            return _json(out)
+
+    def _trade(self, order: dict[str, Any], qty: Decimal, price: Decimal) -> dict[str, Any]:
+        executed = Decimal(order["executedQty"]) + qty
+        order["executedQty"] = str(executed)
+        order["cummulativeQuoteQty"] = str(Decimal(order["cummulativeQuoteQty"]) + qty * price)
+        order["status"] = "FILLED" if executed == Decimal(order["origQty"]) else "PARTIALLY_FILLED"
+        order["updateTime"] = int(time.time() * 1000)
+        base, quote = BINANCE_SYMBOLS[order["symbol"]][:2]
+        sign = 1 if order["side"] == "BUY" else -1
+        self.balances[base] += sign * qty
+        self.balances[quote] -= sign * qty * price
+        trade = {
+            "symbol": order["symbol"],
+            "id": next(self._trade_ids),
+            "orderId": order["orderId"],
+            "orderListId": -1,
+            "price": str(price),
+            "qty": str(qty),
+            "quoteQty": str(qty * price),
+            "commission": str((qty * price * Decimal("0.001")).normalize()),
+            "commissionAsset": quote,
+            "time": order["updateTime"],
+            "isBuyer": order["side"] == "BUY",
+            "isMaker": False,
+            "isBestMatch": True,
+        }
+        self.trades.append(trade)
+        return trade
+
+    def _find(self, params: dict[str, str]) -> dict[str, Any] | None:
+        if "orderId" in params:
+            return self.orders.get(int(params["orderId"]))
+        oid = self.by_client.get(params.get("origClientOrderId", ""))
+        return None if oid is None else self.orders[oid]
+
+    def _get(self, params: dict[str, str]) -> Response:
+        with self.lock:
+            order = self._find(params)
+            if order is None:
+                return _json({"code": -2013, "msg": "Order does not exist."}, 400)
+            return _json(order)
+
+    def _cancel(self, params: dict[str, str]) -> Response:
+        with self.lock:
+            order = self._find(params)
+            if order is None or order["status"] not in BINANCE_STATUS_OPEN:
+                return _json({"code": -2011, "msg": "Unknown order sent."}, 400)
+            order["status"] = "CANCELED"
+            order["updateTime"] = int(time.time() * 1000)
+            return _json(order)
+
+    def _open(self, params: dict[str, str]) -> Response:
+        with self.lock:
+            rows = [
+                o
+                for o in self.orders.values()
+                if o["status"] in BINANCE_STATUS_OPEN
+                and params.get("symbol", o["symbol"]) == o["symbol"]
+            ]
+            return _json(rows)
+
+    def _my_trades(self, params: dict[str, str]) -> Response:
+        with self.lock:
+            rows = [
+                t
+                for t in self.trades
+                if t["symbol"] == params["symbol"]
+                and ("orderId" not in params or t["orderId"] == int(params["orderId"]))
+            ]
+            return _json(rows)
+
+    def _klines(self, request: Request, params: dict[str, str]) -> Response:
+        step = {"1m": 60_000, "1h": 3_600_000}[params["interval"]]
+        start = int(params.get("startTime", 0))
+        start = -(-start // step) * step
+        limit = int(params.get("limit", 500))
+        end = min(int(params.get("endTime", self.kline_end_ms)), self.kline_end_ms)
+        rows = []
+        ts = start
+        while ts < end and len(rows) < limit:
+            rows.append(binance_bar(ts))
+            ts += step
+        return _json(rows)
+
+
+# -- Upbit ------------------------------------------------------------------------------
+def _kst(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat()
+
+
+class FakeUpbit(FakeVenue):
+    """Upbit KRW REST (``/v1``): a cancel answers ``wait`` and completes on a later read."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        super().__init__(server)
+        self.orders: dict[str, dict[str, Any]] = {}
+        self.by_identifier: dict[str, str] = {}
+        self.used_identifiers: set[str] = set()
+        self.balances = {"KRW": Decimal(10_000_000), "BTC": Decimal(1)}
+        self.cancel_reads = 1  # reads of a cancelling order before it shows ``cancel``
+        self._pending_cancel: dict[str, int] = {}
+        r = self._route
+        r(
+            "GET",
+            "/v1/market/all",
+            lambda req, p: _json(
+                [
+                    {"market": "KRW-BTC", "korean_name": "비트코인", "english_name": "Bitcoin"},
+                    {"market": "KRW-XRP", "korean_name": "리플", "english_name": "Ripple"},
+                ]
+            ),
+        )
+        r("GET", "/v1/accounts", self._auth(self._accounts))
+        r("POST", "/v1/orders", self._auth(self._create))
+        r("GET", "/v1/order", self._auth(self._get))
+        r("DELETE", "/v1/order", self._auth(self._cancel))
+        r("GET", "/v1/orders/open", self._auth(self._open))
+
+    def order_by_identifier(self, identifier: str) -> dict[str, Any] | None:
+        """The stored order with ``identifier``, if any."""
+        with self.lock:
+            u = self.by_identifier.get(identifier)
+            return None if u is None else self.orders[u]
+
+    def fill(self, identifier: str, volume: str | None = None) -> None:
+        """Execute (part of) a resting order at its price."""
+        with self.lock:
+            order = self.orders[self.by_identifier[identifier]]
+            vol = Decimal(volume) if volume else Decimal(order["remaining_volume"])
+            price = Decimal(order["price"])
+            order["remaining_volume"] = str(Decimal(order["remaining_volume"]) - vol)
+            order["executed_volume"] = str(Decimal(order["executed_volume"]) + vol)
+            order["trades_count"] += 1
+            if Decimal(order["remaining_volume"]) == 0:
+                order["state"] = "done"
+            order["trades"].append(
+                {
+                    "market": order["market"],
+                    "uuid": str(uuid.uuid4()),
+                    "price": str(price),
+                    "volume": str(vol),
+                    "funds": str(price * vol),
+                    "side": order["side"],
+                    "created_at": _kst(int(time.time() * 1000)),
+                    "trend": "up",
+                }
+            )
+
+    def _auth(
+        self, fn: Callable[[dict[str, str]], Response]
+    ) -> Callable[[Request, dict[str, str]], Response]:
+        def wrapped(request: Request, params: dict[str, str]) -> Response:
+            token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            try:
+                head, body, sig = token.split(".")
+                claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+            except ValueError:
+                return _json(
+                    {
+                        "error": {
+                            "name": "jwt_verification",
+                            "message": "Jwt 토큰 검증에 실패했습니다.",
+                        }
+                    },
+                    401,
+                )
+            if claims.get("access_key") != self.api_key:
+                return _json(
+                    {"error": {"name": "invalid_access_key", "message": "잘못된 엑세스 키입니다."}},
+                    401,
+                )
+            expected = (
+                base64.urlsafe_b64encode(
+                    hmac.new(
+                        self.secret.encode(), f"{head}.{body}".encode(), hashlib.sha256
+                    ).digest()
+                )
+                .decode()
+                .rstrip("=")
+            )
+            if not hmac.compare_digest(sig, expected):
+                return _json(
+                    {
+                        "error": {
+                            "name": "jwt_verification",
+                            "message": "Jwt 토큰 검증에 실패했습니다.",
+                        }
+                    },
+                    401,
+                )
+            return fn(params)
+
+        return wrapped
+
+    def _accounts(self, params: dict[str, str]) -> Response:
+        with self.lock:
+            return _json(
+                [
+                    {
+                        "currency": c,
+                        "balance": str(v),
+                        "locked": "0.0",
+                        "avg_buy_price": "0",
+                        "avg_buy_price_modified": False,
+                        "unit_currency": "KRW",
+                    }
+                    for c, v in self.balances.items()
+                ]
+            )
+
+    def _create(self, params: dict[str, str]) -> Response:
+        with self.lock:
+            ident = params.get("identifier") or str(uuid.uuid4())
+            if ident in self.used_identifiers:
+                return _json(
+                    {
+                        "error": {
+                            "name": "duplicate_identifier",
+                            "message": "identifier already used",
+                        }
+                    },
+                    400,
+                )
+            volume = Decimal(params.get("volume", "0"))
+            price = Decimal(params.get("price", "0"))
+            if params["ord_type"] == "limit" and volume * price < 5000:
+                return _json(
+                    {
+                        "error": {
+                            "name": "under_min_total_bid"
+                            if params["side"] == "bid"
+                            else "under_min_total_ask",
+                            "message": "최소주문금액 이상으로 주문해주세요",
+                        }
+                    },
+                    400,
+                )
+            if params["side"] == "bid" and volume * price > self.balances["KRW"]:
+                return _json(
+                    {
+                        "error": {
+                            "name": "insufficient_funds_bid",
+                            "message": "주문가능한 금액(KRW)이 부족합니다.",
+                        }
+                    },
+                    400,
+                )
+            self.used_identifiers.add(ident)
+            u = str(uuid.uuid4())
+            order = {
+                "uuid": u,
+                "side": params["side"],
+                "ord_type": params["ord_type"],
+                "price": str(price),
+                "state": "wait",
+                "market": params["market"],
+                "created_at": _kst(int(time.time() * 1000)),
+                "volume": str(volume),
+                "remaining_volume": str(volume),
+                "reserved_fee": "0",
+                "remaining_fee": "0",
+                "paid_fee": "0",
+                "locked": "0",
+                "executed_volume": "0",
+                "trades_count": 0,
+                "identifier": ident,
+                "trades": [],
+            }
+            self.orders[u] = order
+            self.by_identifier[ident] = u
+            return _json({k: v for k, v in order.items() if k != "trades"}, 201)
+
+    def _find(self, params: dict[str, str]) -> dict[str, Any] | None:
+        u = params.get("uuid") or self.by_identifier.get(params.get("identifier", ""))
+        return None if u is None else self.orders.get(u)
+
+    def _get(self, params: dict[str, str]) -> Response:
+        with self.lock:
+            order = self._find(params)
+            if order is None:
+                return _json(
+                    {"error": {"name": "order_not_found", "message": "주문을 찾지 못했습니다."}},
+                    404,
+                )
+            u = order["uuid"]
+            if u in self._pending_cancel:
+                self._pending_cancel[u] -= 1
+                if self._pending_cancel[u] < 0:
+                    order["state"] = "cancel"
+                    del self._pending_cancel[u]
+            return _json(order)
+
+    def _cancel(self, params: dict[str, str]) -> Response:
+        with self.lock:
+            order = self._find(params)
+            if order is None or order["state"] != "wait":
+                return _json(
+                    {"error": {"name": "order_not_found", "message": "주문을 찾지 못했습니다."}},
+                    404,
+                )
+            self._pending_cancel[order["uuid"]] = self.cancel_reads
+            return _json({k: v for k, v in order.items() if k != "trades"})
+
+    def _open(self, params: dict[str, str]) -> Response:
+        with self.lock:
+            return _json(
+                [
+                    {k: v for k, v in o.items() if k != "trades"}
+                    for o in self.orders.values()
+                    if o["state"] == "wait" and params.get("market", o["market"]) == o["market"]
+                ]
+            )

@@ -1,0 +1,76 @@
+"""TelegramNotifier against a local fake Bot API."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from stom_desktop.adapters.notifiers.telegram import (
+    CHAT_KEY,
+    TOKEN_KEY,
+    NotifierError,
+    TelegramNotifier,
+)
+from stom_desktop.core.errors import ConfigurationError
+from stom_desktop.core.ports import Notifier
+
+TOKEN = "123456:AAFakeTokenForTests_do_not_leak"
+
+
+@pytest.fixture
+def bot_api() -> Iterator[HTTPServer]:
+    srv = HTTPServer(host="127.0.0.1", threaded=True)
+    srv.no_handler_status_code = 404
+    srv.start()
+    yield srv
+    srv.clear()
+    srv.stop()
+
+
+class DictStore:
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+
+    def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+
+def test_sends_message_to_the_chat(bot_api: HTTPServer) -> None:
+    bot_api.expect_oneshot_request(f"/bot{TOKEN}/sendMessage", method="POST").respond_with_json(
+        {"ok": True, "result": {"message_id": 1}}
+    )
+    notifier = TelegramNotifier.from_store(
+        DictStore({TOKEN_KEY: TOKEN, CHAT_KEY: "42"}), base_url=bot_api.url_for("/")
+    )
+    assert isinstance(notifier, Notifier)
+    notifier.notify("fill", "BTC/USDT filled", "buy 0.001 @ 30000")
+    request, _ = bot_api.log[0]
+    body = json.loads(request.get_data(as_text=True))
+    assert body["chat_id"] == "42"
+    assert "BTC/USDT filled" in body["text"] and "buy 0.001 @ 30000" in body["text"]
+
+
+def test_api_error_is_reported_without_the_token(bot_api: HTTPServer) -> None:
+    bot_api.expect_request(f"/bot{TOKEN}/sendMessage").respond_with_json(
+        {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"},
+        status=403,
+    )
+    notifier = TelegramNotifier(TOKEN, "42", base_url=bot_api.url_for("/"))
+    with pytest.raises(NotifierError, match="blocked by the user") as info:
+        notifier.notify("error", "session paused", "strategy raised")
+    assert TOKEN not in str(info.value)
+
+
+def test_network_failure_does_not_leak_the_token() -> None:
+    notifier = TelegramNotifier(TOKEN, "42", base_url="http://127.0.0.1:9", timeout_s=0.5)
+    with pytest.raises(NotifierError) as info:
+        notifier.notify("report", "daily report", "P&L +1%")
+    assert TOKEN not in str(info.value) and "***" in str(info.value)
+
+
+def test_missing_keyring_entries_name_the_setting() -> None:
+    with pytest.raises(ConfigurationError, match=r"notifications\.telegram"):
+        TelegramNotifier.from_store(DictStore({TOKEN_KEY: TOKEN}))
