@@ -209,6 +209,27 @@ class Order:
         "tag",
         "time_in_force",
     )
+    # Declared for type checkers: __init__ fills the slots with object.__setattr__.
+    client_order_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    time_in_force: TimeInForce
+    created_at: datetime
+    session_id: str | None
+    tag: str | None
+    parent_id: str | None
+    _quantity: Decimal
+    _price: Decimal | None
+    _stop_price: Decimal | None
+    _filled_quantity: Decimal
+    _filled_notional: Decimal
+    _avg_fill_price: Decimal | None
+    _status: OrderStatus
+    _venue_order_id: str | None
+    _reason: str | None
+    _updated_at: datetime
+    _cancel_requested: bool
 
     def __init__(
         self,
@@ -228,30 +249,34 @@ class Order:
     ) -> None:
         if not client_order_id:
             raise OrderRejected("client order id is empty", rule="order.client_id")
-        self.client_order_id = client_order_id
-        self.symbol = symbol
-        self.side = Side(side)
-        self.order_type = OrderType(order_type)
-        self.time_in_force = TimeInForce(time_in_force)
-        self.created_at = utc(created_at, what="created_at")
-        self.session_id = session_id
-        self.tag = tag
-        self.parent_id = parent_id
+        # Straight slot writes: our ``__setattr__`` guard (a ``hasattr`` per field) made
+        # construction ~50 us; nothing outside __init__ can see the half-built order.
+        put = object.__setattr__
+        created = utc(created_at, what="created_at")
+        put(self, "client_order_id", client_order_id)
+        put(self, "symbol", symbol)
+        put(self, "side", Side(side))
+        put(self, "order_type", OrderType(order_type))
+        put(self, "time_in_force", TimeInForce(time_in_force))
+        put(self, "created_at", created)
+        put(self, "session_id", session_id)
+        put(self, "tag", tag)
+        put(self, "parent_id", parent_id)
         qty = as_decimal(quantity, what="quantity")
         px = None if price is None else as_decimal(price, what="price")
         stop = None if stop_price is None else as_decimal(stop_price, what="stop_price")
         self._validate_intent(qty, px, stop)
-        self._quantity = qty
-        self._price = px
-        self._stop_price = stop
-        self._filled_quantity = _ZERO
-        self._filled_notional = _ZERO
-        self._avg_fill_price: Decimal | None = None
-        self._status = OrderStatus.NEW
-        self._venue_order_id: str | None = None
-        self._reason: str | None = None
-        self._updated_at = self.created_at
-        self._cancel_requested = False
+        put(self, "_quantity", qty)
+        put(self, "_price", px)
+        put(self, "_stop_price", stop)
+        put(self, "_filled_quantity", _ZERO)
+        put(self, "_filled_notional", _ZERO)
+        put(self, "_avg_fill_price", None)
+        put(self, "_venue_order_id", None)
+        put(self, "_reason", None)
+        put(self, "_updated_at", created)
+        put(self, "_cancel_requested", False)
+        put(self, "_status", OrderStatus.NEW)  # last: from here on identity is read-only
 
     def __setattr__(self, name: str, value: object) -> None:
         # Identity fields are set once in __init__ (before ``_status`` exists); after that

@@ -98,6 +98,9 @@ class Portfolio:
     fees_paid: Decimal = field(default=_ZERO, init=False)
     fill_count: int = field(default=0, init=False)
     _fill_ids: set[str] = field(default_factory=set, init=False, repr=False)
+    # The non-flat positions, kept by apply_fill: open_positions() is asked on every order
+    # (risk, sizing) and must not scan every symbol ever traded.
+    _open: dict[str, Position] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.initial_cash, Decimal) or not self.initial_cash.is_finite():
@@ -125,6 +128,10 @@ class Portfolio:
             self.positions.pop(fill.symbol, None)
         else:
             self.positions[fill.symbol] = new_pos
+        if new_pos.is_flat:
+            self._open.pop(fill.symbol, None)
+        else:
+            self._open[fill.symbol] = new_pos
         self.cash -= signed * fill.price + fill.fee
         self.fees_paid += fill.fee
         self.realized_pnl += realized
@@ -133,8 +140,8 @@ class Portfolio:
         return True
 
     def open_positions(self) -> dict[str, Position]:
-        """Positions with a non-zero quantity."""
-        return {s: p for s, p in self.positions.items() if not p.is_flat}
+        """Positions with a non-zero quantity (a new dict, in the order they were opened)."""
+        return dict(self._open)
 
     def cost_basis(self) -> Decimal:
         """Sum of signed position costs (what the holdings cost at entry)."""

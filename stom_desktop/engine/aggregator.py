@@ -7,12 +7,13 @@ no bar. Prices come from ``QuoteEvent.last`` (or the mid, ``price_source="mid"``
 ``TradeTick.price``; volume only from trade ticks, so a feed sending both a quote and a
 trade for one execution does not count it twice. Non-positive or NaN prices are ignored.
 
-Closing is driven by time: the kernel calls :meth:`BarAggregator.close_due` with the clock
-before it handles an event at or past :attr:`BarAggregator.next_close_ms` (one integer
-comparison per event), so every bar of every symbol that ended closes at the boundary, also
-for symbols that have not ticked since. A tick newer than its forming bar closes that bar
-itself (callers that never call ``close_due`` still get every bar); a tick older than the
-forming bar's start (late, out of order) is dropped and counted in :attr:`late_ticks`.
+Closing: a tick at or past the end of its symbol's forming bar closes that bar itself
+(the sink gets it) before the tick starts the next bar, so each symbol's bar closes on
+the symbol's own first tick past the boundary. :meth:`BarAggregator.close_due` is the
+sweep for symbols that went quiet: it closes every bar that ended at or before the time
+given (the engine calls it once market time is its ``quiet_close_ms`` past
+:attr:`BarAggregator.next_close_ms`, one integer comparison per event). A tick older than
+the forming bar's start (late, out of order) is dropped and counted in :attr:`late_ticks`.
 
 The hot path (one quote) does a dict lookup and a few float compares per timeframe on plain
 slotted objects and allocates nothing; a ``BarEvent`` is built only when a bar closes, and
@@ -112,7 +113,8 @@ class BarAggregator:
         self._symbols: dict[str, tuple[_Forming, ...]] = {}
         self._all: list[_Forming] = []
         self._noted: dict[str, float] = {}  # prices from bar feeds (note_price)
-        #: Earliest end of any forming bar (ms); call :meth:`close_due` once the clock is there.
+        #: Earliest end of any forming bar (ms; may lag behind bars that closed on their own
+        #: tick until the next :meth:`close_due`, which recomputes it).
         self.next_close_ms = _NEVER
         #: Ticks dropped because they were older than their forming bar.
         self.late_ticks = 0
@@ -196,7 +198,7 @@ class BarAggregator:
             if ts_ms < bar.start:
                 self.late_ticks += 1
                 return
-            # the caller did not call close_due at the boundary: close it here
+            # the symbol's first tick past the boundary closes its bar (no sweep yet)
             bar.active = False
             self._sink(bar.event(True))
             bar.end = bar.start

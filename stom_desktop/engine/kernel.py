@@ -5,20 +5,34 @@ market event ``e`` of a polled batch:
 
 1. the simulated clock moves to ``e.ts_ms`` (accelerated/replay runs; a ``SystemClock`` is
    only read);
-2. if ``e`` is at or past the end of a forming bar, the aggregator closes every bar that
-   ended: each closed bar is published, appended to the history, and handed to the
-   sessions trading that symbol/timeframe (phase 1: decide, re-arm stops, queue orders);
+2. ``e`` goes to the aggregator. If it is at or past the end of its *own symbol's* forming
+   bar, that bar closes first: it is published, appended to the history, and handed to the
+   sessions trading that symbol/timeframe (phase 1: decide, re-arm stops, queue orders).
+   Then ``e`` is folded into the symbol's new bar. Bars close per symbol, on the symbol's
+   own first event past the boundary, so a decision waits only for its own strategy
+   evaluation, not for every other symbol's (2,000 bars closing on one quote made the last
+   decision wait ~2,000 evaluations);
 3. ``e`` is published on the bus and given to the broker's ``on_market`` hook (any broker
-   with one; the PaperBroker matches resting orders there);
-4. ``e`` is folded into the forming bars (quotes and trade ticks; a ``BarEvent`` from a bar
-   feed goes straight to step 2's handling);
-5. orders queued for ``e.symbol`` at a bar close are sent (phase 2): the broker has just
+   with one; the PaperBroker matches resting orders there). Phase 1 ran before the broker
+   saw ``e``, so re-armed stops can trigger on it, as in the backtester;
+4. orders queued for ``e.symbol`` at a bar close are sent (phase 2): the broker has just
    seen the symbol's first price after the close, i.e. the next bar's open.
+
+A symbol that goes quiet still gets its bar closed: once market time is ``quiet_close_ms``
+past a bar's end (the *sweep*: any event, or the wall clock with a ``SystemClock``), every
+bar that ended is closed as in step 2 (the bar's content is the same either way: no event
+of that symbol arrived in between). A ``BarEvent`` from a bar feed is published and given
+to the broker first, then decided on (its orders wait for the next bar).
 
 Fills and order updates come back synchronously from the order manager as ``FillEvent`` /
 ``OrderUpdateEvent`` on the bus; the engine routes them to their session by ``session_id``.
 When every feed is finished the forming bars are closed (their signals have no next bar to
-fill on, as in the backtester) and the loop ends.
+fill on, as in the backtester) and the loop ends; the order journal's queued writes are
+committed (``flush_journal``) whenever the loop ends. A background journal write that
+failed pauses its order's session (``OrderManager.check_journal``, run every step).
+
+Quote events are published only while someone subscribes to ``QuoteEvent`` (checked once
+per polled batch: a subscription made from another thread takes effect at the next batch).
 
 Threading: :meth:`Engine.start` runs the loop on a daemon thread and :meth:`Engine.stop`
 joins it; :meth:`Engine.run_until` runs it on the caller's thread (tests, CLI). Control calls
@@ -74,7 +88,8 @@ class Engine:
     ``timeframes`` adds bar timeframes beyond the sessions' (e.g. for charts).
     ``partial_every_ms`` publishes in-progress bars that often (market time; None: never).
     ``realtime_flush_ms``: with a wall clock, orders queued at a bar close are sent after
-    this long even if the symbol has not ticked again.
+    this long even if the symbol has not ticked again. ``quiet_close_ms``: a bar whose
+    symbol has not ticked since its end is closed this long after the end (market time).
     """
 
     def __init__(
@@ -92,8 +107,11 @@ class Engine:
         batch_size: int = 4096,
         idle_sleep_s: float = 0.001,
         realtime_flush_ms: int = 1000,
+        quiet_close_ms: int = 1000,
         tune_runtime: bool = True,
     ) -> None:
+        if quiet_close_ms < 0:
+            raise ConfigurationError("must be >= 0", key="quiet_close_ms")
         self.clock = clock if clock is not None else SimulatedClock()
         self.bus = bus if bus is not None else EventBus(self.clock.now_ms)
         self.history = history if history is not None else BarHistory()
@@ -107,6 +125,7 @@ class Engine:
         self._batch = batch_size
         self._idle_sleep = idle_sleep_s
         self._realtime_flush_ms = realtime_flush_ms
+        self._quiet_ms = quiet_close_ms
         self._tune = tune_runtime
         self._feeds: list[Feed] = []
         self._sessions: dict[str, TradingSession] = {}
@@ -123,6 +142,13 @@ class Engine:
         self.crashed: BaseException | None = None
         self.bus.subscribe(FillEvent, self._route_fill)
         self.bus.subscribe(OrderUpdateEvent, self._route_order_update)
+        # A background journal write that failed pauses the order's session (engine thread).
+        set_handler = getattr(order_manager, "set_journal_failure_handler", None)
+        if set_handler is not None:
+            set_handler(self._journal_failed)
+        self._check_journal: Callable[[], object] | None = getattr(
+            order_manager, "check_journal", None
+        )
 
     # -- set-up ----
     def add_feed(self, feed: Feed) -> None:
@@ -238,16 +264,19 @@ class Engine:
         self._prepare()
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         with _tuned(self._tune):
-            while True:
-                self._run_commands()
-                if predicate is not None and predicate():
-                    return True
-                if self._finished:
-                    return True
-                if deadline is not None and time.monotonic() >= deadline:
-                    return False
-                if self.step() == 0 and not self._finished:
-                    time.sleep(self._idle_sleep)
+            try:
+                while True:
+                    self._run_commands()
+                    if predicate is not None and predicate():
+                        return True
+                    if self._finished:
+                        return True
+                    if deadline is not None and time.monotonic() >= deadline:
+                        return False
+                    if self.step() == 0 and not self._finished:
+                        time.sleep(self._idle_sleep)
+            finally:
+                self._flush_journal()
 
     def step(self) -> int:
         """Poll every feed once and process the events; returns how many were processed."""
@@ -266,8 +295,10 @@ class Engine:
                 total += len(events)
         if isinstance(self.clock, SystemClock):
             now = self.clock.now_ms()
-            agg.close_due(now)
+            agg.close_due(now - self._quiet_ms)
             self._flush_stale(now)
+        if self._check_journal is not None:
+            self._check_journal()
         if not total and not self._finished and all(f.finished for f in self._feeds):
             self._finish()
         return total
@@ -279,8 +310,10 @@ class Engine:
         agg = self.aggregator
         on_quote, on_trade = agg.on_quote, agg.on_trade
         publish = self.bus.publish
+        publish_quotes = self.bus.has_subscribers(QuoteEvent)
         on_market = self._on_market
         queued = self._queued
+        quiet = self._quiet_ms
         clock = self.clock if isinstance(self.clock, SimulatedClock) else None
         last_ts = clock.now_ms() if clock is not None else 0
         for event in events:
@@ -288,20 +321,24 @@ class Engine:
             if ts > last_ts and clock is not None:
                 clock.set_ms(ts)
                 last_ts = ts
-            if ts >= agg.next_close_ms:
-                agg.close_due(ts)
-            publish(event)
+            if ts >= agg.next_close_ms + quiet:  # the sweep: bars of quiet symbols
+                agg.close_due(ts - quiet)
+            kind = type(event)
+            # steps 2: the symbol's ended bar closes (decisions), then e is folded in
+            if kind is QuoteEvent:
+                on_quote(event)
+                if publish_quotes:
+                    publish(event)
+            else:
+                if kind is TradeTick:
+                    on_trade(event)
+                publish(event)
             if on_market is not None:
                 try:
                     on_market(event)
                 except Exception as exc:  # noqa: BLE001 - report, keep the market moving
                     self._engine_error("broker on_market failed", exc)
-            kind = type(event)
-            if kind is QuoteEvent:
-                on_quote(event)
-            elif kind is TradeTick:
-                on_trade(event)
-            elif kind is BarEvent:
+            if kind is BarEvent:
                 # A bar feed: orders queued at the previous close go first (the broker has
                 # seen this bar), then this bar is decided on; its orders wait for the next.
                 if queued and event[0] in queued:
@@ -346,6 +383,20 @@ class Engine:
             if now_ms - since >= self._realtime_flush_ms:
                 del self._queued[symbol]
                 self._flush(symbol)
+
+    def _flush_journal(self) -> None:
+        """Make every queued journal write durable (the loop is ending)."""
+        flush = getattr(self.order_manager, "flush_journal", None)
+        if flush is not None and not flush():
+            log.error("the order journal did not commit its queue in time")
+
+    def _journal_failed(self, session_id: str, message: str) -> None:
+        """Pause the session whose order the journal failed to record (all, if unknown)."""
+        owner = self._sessions.get(session_id)
+        targets = [owner] if owner is not None else list(self._sessions.values())
+        for session in targets:
+            if session.state.value == "running":
+                session.pause(message)
 
     def _route_fill(self, event: FillEvent) -> None:
         session = self._sessions.get(event.session_id)
@@ -444,6 +495,7 @@ class Engine:
                     if self.step() == 0 and not self._finished:
                         time.sleep(self._idle_sleep)
                 self._run_commands()
+                self._flush_journal()
         except BaseException as exc:  # noqa: BLE001 - recorded and reported, thread ends
             self.crashed = exc
             self._engine_error("engine loop crashed", exc)

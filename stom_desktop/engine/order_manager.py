@@ -4,9 +4,35 @@
 ``journal.record_intent`` (committed before the broker sees anything) -> ``broker.submit``.
 Every later change (acceptance, fill, cancel, expiry, rejection) is first applied to a
 *copy* of the ``Order`` (so the state machine refuses illegal moves without touching the
-live order), then journaled in its own transaction, then swapped in and published. A
-journal failure therefore leaves memory as it was, and nothing is ever published that the
-journal does not hold. Fills also update the session's ``Portfolio`` and risk cooldowns.
+live order), then journaled, then swapped in and published. Fills also update the
+session's ``Portfolio`` and risk cooldowns.
+
+Durability contract with ``journal_writes="async"`` (what the trading service runs; the
+journal must have ``write_batch``, e.g. ``OrderRepository``; see ``engine/journal_writer.py``):
+
+* **The intent is durable before the order is sent**: ``record_intent`` commits
+  synchronously (SQLite ``synchronous=FULL``) on the calling thread, before
+  ``broker.submit``; the client order id it stores is the order's id for life.
+* **State changes and fills are durable at the next group commit**: they are queued to the
+  journal writer thread, which commits everything queued in one transaction, normally
+  within about one commit time (~1 ms on an SSD, up to a few ms on a slow disk) of the
+  change, and always before :meth:`OrderManager.flush_journal` / :meth:`close` return
+  (the engine calls ``flush_journal`` when its loop ends). Memory (and what is published)
+  may therefore be ahead of the journal by that much. On SQLite a group commit survives a
+  process crash at once and a power loss from the next fsync (the next intent commit or
+  WAL checkpoint): ``OrderRepository`` commits batches with ``synchronous=NORMAL``.
+* **A crash in between is repaired by reconciliation with the venue**: on restart
+  ``recover()`` asks the venue about every unfinished journaled order and adopts its
+  status and any fills the journal missed (deduplicated by venue fill id). Nothing the
+  venue executed can be lost, because the order it belongs to was journaled first.
+* **A journal write failure is never swallowed**: the writer keeps it; on the engine
+  thread (``check_journal``, run by ``place``, ``tick`` and every engine step) it becomes
+  an ``ErrorEvent``, the order is queued for reconciliation, and the failure handler
+  (the engine pauses the order's session) is called.
+
+With ``journal_writes="sync"`` (the default) every change is its own transaction on the
+calling thread before it is applied and published, and a journal failure leaves memory as
+it was. ``"auto"`` picks async when the journal has ``write_batch``.
 
 A ``TemporaryBrokerError`` (or any broker failure of unknown outcome) on submit leaves the
 order ``new`` under the same client id; ``reconcile_pending`` (called by ``tick``) asks the
@@ -22,6 +48,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
+from typing import cast
 
 from stom_desktop.core.errors import (
     BrokerError,
@@ -37,11 +64,14 @@ from stom_desktop.core.orders import ClientOrderIdGenerator, Order, OrderSnapsho
 from stom_desktop.core.portfolio import Portfolio, side_of
 from stom_desktop.core.ports import Broker, Clock, EventSink, OrderJournal
 from stom_desktop.engine import recovery
+from stom_desktop.engine.journal_writer import JournalWriter, supports_batches
 from stom_desktop.engine.requests import OrderRequest, PlaceResult
 from stom_desktop.engine.risk import RiskContext, RiskManager, RiskVerdict, is_entry
 
 log = logging.getLogger(__name__)
 PriceSource = Callable[[str], Decimal | None]
+#: ``handler(session_id, message)``: a journal write of that session's order failed.
+JournalFailureHandler = Callable[[str, str], None]
 
 
 @dataclass(slots=True)
@@ -93,9 +123,21 @@ class OrderManager:
         risk: RiskManager | None = None,
         price_source: PriceSource | None = None,
         prefix: str = "stom",
+        journal_writes: str = "sync",
     ) -> None:
+        if journal_writes not in ("auto", "async", "sync"):
+            raise ValueError(f"journal_writes must be auto, async or sync, got {journal_writes!r}")
         self._broker = broker
-        self._journal = journal
+        self._writer: JournalWriter | None = None
+        if journal_writes == "async" or (journal_writes == "auto" and supports_batches(journal)):
+            # "async" with a journal lacking write_batch fails here, naming the type
+            self._writer = JournalWriter(journal)
+        # The writer answers transition/add_fill with placeholders (nothing here uses the
+        # stored records they return), hence the cast.
+        self._journal: OrderJournal = (
+            cast(OrderJournal, self._writer) if self._writer is not None else journal
+        )
+        self._on_journal_failure: JournalFailureHandler | None = None
         self._clock = clock
         self._bus = bus
         self._rules_for = rules_for
@@ -105,12 +147,61 @@ class OrderManager:
         self._sessions: dict[str, OrderSession] = {}  # by engine session id
         self._by_id_session: dict[str, OrderSession] = {}  # by the id's session part
         self._orders: dict[str, Order] = {}
+        # Ids of orders that may still be open (a superset: pruned when read). Risk asks
+        # for the open entry orders on every placement; scanning every order ever placed
+        # made placing O(orders). An order never reopens, so pruning is safe.
+        self._maybe_open: dict[str, None] = {}
         self._pending: set[str] = set()  # new, submit outcome unknown
         self._fill_ids: set[str] = set()
         self.unknown_reports: list[OrderSnapshot | Fill] = []  # reports for no known order
         # Re-entrant: a paper broker calls on_fill from inside submit, on this thread.
         self._lock = threading.RLock()
         broker.set_listener(self)
+
+    # -- journal ---------------------------------------------------------------------
+    def set_journal_failure_handler(self, handler: JournalFailureHandler | None) -> None:
+        """Called (on the engine thread) with the session id when its journal write failed."""
+        self._on_journal_failure = handler
+
+    def check_journal(self) -> int:
+        """Report failed background journal writes; returns how many were reported.
+
+        Each becomes an ``ErrorEvent`` naming the order; the order is queued for
+        reconciliation with the venue (which rewrites what the journal lacks) and the
+        failure handler is called with its session.
+        """
+        writer = self._writer
+        if writer is None or not writer.failed:
+            return 0
+        failures = writer.take_errors()
+        with self._lock:
+            for failure in failures:
+                cid = failure.client_order_id
+                order = self._orders.get(cid)
+                session_id = (order.session_id or "") if order is not None else ""
+                if order is not None:
+                    self._pending.add(cid)
+                message = (
+                    f"order {cid}: journal {failure.operation} failed ({failure.error}); "
+                    "memory is ahead of the journal, reconciling with the venue"
+                )
+                log.error("%s", message)
+                self._bus.publish(ErrorEvent(session_id, message, None, self._clock.now_ms()))
+                if self._on_journal_failure is not None:
+                    self._on_journal_failure(session_id, message)
+        return len(failures)
+
+    def flush_journal(self, timeout: float = 30.0) -> bool:
+        """Wait until every queued journal write is committed; reports failures. True if done."""
+        done = True if self._writer is None else self._writer.flush(timeout)
+        self.check_journal()
+        return done
+
+    def close(self, timeout: float = 30.0) -> bool:
+        """Commit what is queued and stop the journal writer thread (reports failures)."""
+        done = True if self._writer is None else self._writer.close(timeout)
+        self.check_journal()
+        return done
 
     # -- sessions --------------------------------------------------------------------
     def register_session(
@@ -173,6 +264,8 @@ class OrderManager:
         return self._place(request, check_risk=True)
 
     def _place(self, request: OrderRequest, *, check_risk: bool) -> PlaceResult:
+        if self._writer is not None and self._writer.failed:
+            self.check_journal()
         with self._lock:
             book = self._sessions.get(request.session_id)
             if book is None:
@@ -235,6 +328,7 @@ class OrderManager:
                 log.error("order %s not sent: the journal refused the intent: %s", cid, exc)
                 return PlaceResult(False, cid, f"journal unavailable, not sent: {exc}", "journal")
             self._orders[cid] = order
+            self._maybe_open[cid] = None
             if request.intent_key is not None:
                 book.intents[request.intent_key] = cid
             self._publish_order(order)
@@ -313,7 +407,12 @@ class OrderManager:
     def _risk_context(self, book: OrderSession, request: OrderRequest) -> RiskContext:
         portfolio = book.portfolio
         open_symbols = set(portfolio.open_positions())
-        for order in self._orders.values():
+        orders = self._orders
+        for cid in list(self._maybe_open):
+            order = orders[cid]
+            if not order.is_open:
+                del self._maybe_open[cid]
+                continue
             if (
                 order.is_open
                 and order.session_id == book.session_id
@@ -437,6 +536,7 @@ class OrderManager:
 
     def tick(self, now: datetime | None = None) -> None:
         """Periodic work for the kernel loop: forced liquidation and pending reconciliation."""
+        self.check_journal()
         with self._lock:
             when = now or self._clock.now()
             if self.risk is not None:
@@ -612,6 +712,7 @@ class OrderManager:
                 book.portfolio = report.portfolios.get(id_session, book.portfolio)
             for cid, restored in report.open_orders.items():
                 self._orders[cid] = self._retag(restored)
+                self._maybe_open[cid] = None
             for key_map in report.intents.values():
                 for cid in key_map.values():
                     if cid not in self._orders:  # finished: keep a stub for idempotency
@@ -658,6 +759,7 @@ class OrderManager:
                     "unknown order (not in memory or the journal)", client_order_id=cid
                 )
             order = self._orders[cid] = self._retag(recovery.restore_order(stored))
+            self._maybe_open[cid] = None
         return order
 
     def _change(

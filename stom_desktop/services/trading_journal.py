@@ -9,7 +9,7 @@ interrupted one at start-up) never touches the orders of another session or proc
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from stom_desktop.engine.recovery import JournalHistory, StoredFill
 from stom_desktop.persistence import OrderRepository
@@ -39,6 +39,11 @@ class SessionJournal:
     def add_fill(self, *args: Any, **kwargs: Any) -> Any:
         """Pass through."""
         return self._journal.add_fill(*args, **kwargs)
+
+    def write_batch(self, ops: Sequence[Any]) -> None:
+        """Pass through (group commit of the order manager's journal writer)."""
+        # order_journal() is an OrderRepository, which has it; JournalHistory does not say so
+        cast(Any, self._journal).write_batch(ops)
 
     def amend(self, client_order_id: str, **kwargs: Any) -> Any:
         """Pass through."""

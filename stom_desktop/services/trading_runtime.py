@@ -151,6 +151,7 @@ class SessionRuntime:
                 rules_for=self.rules_for,
                 risk=self.risk,
                 price_source=self.price_decimal,
+                journal_writes="async",  # intents sync; changes group-committed off-thread
             )
         self.engine = Engine(
             clock=self.clock,
@@ -327,6 +328,8 @@ class SessionRuntime:
                     "session %s: the engine thread did not end within %s s", self.db_id, timeout
                 )
             self.feed.close()
+            if om is not None and not om.close(timeout):
+                log.error("session %s: the order journal did not commit in time", self.db_id)
             self.stopped = True
             if self.recorder is not None:
                 self.recorder.stop()

@@ -249,6 +249,10 @@ def _pair(a: npt.ArrayLike, b: npt.ArrayLike | float, name: str) -> tuple[FloatA
     x = np.asarray(a, dtype=np.float64)
     if x.ndim != 1:
         raise StrategyError(f"{name}: expected a 1-D array, got shape {x.shape}")
+    # Two indicator arrays of one series (the usual case): nothing to convert or broadcast
+    # (np.broadcast_to alone cost ~10 us, more than the comparison on 500 bars).
+    if type(b) is np.ndarray and b.dtype == np.float64 and b.shape == x.shape:
+        return x, b
     try:
         y = np.broadcast_to(np.asarray(b, dtype=np.float64), x.shape)
     except ValueError as exc:

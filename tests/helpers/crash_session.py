@@ -74,7 +74,10 @@ def run_session(journal_url: str, venue_path: str, n: int) -> None:
     """Recover, then place the intents; match and cancel now and then."""
     db = create_database(journal_url)
     venue = SqliteVenue(venue_path)
-    om = OrderManager(venue, OrderRepository(db), SystemClock(), NullBus())
+    # The production configuration: intents committed before sending, state changes and
+    # fills group-committed by the journal writer thread (a kill loses the queue; recovery
+    # must repair it from the venue).
+    om = OrderManager(venue, OrderRepository(db), SystemClock(), NullBus(), journal_writes="async")
     om.register_session(SESSION, initial_cash=CASH)
     om.recover()
     say(f"ready {os.getpid()}")

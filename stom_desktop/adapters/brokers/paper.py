@@ -313,10 +313,30 @@ class PaperBroker(TimerMixin):
         Cheap when the symbol has no working order: a few attribute writes. Bars are
         ignored (orders fill against quotes, books and trades only).
         """
+        kind = type(event)
+        if kind is QuoteEvent:
+            # The quote path (every quote of every symbol): tuple indexing instead of the
+            # NamedTuple properties; (symbol, ts_ms, bid, ask, last, ...) as QuoteEvent.
+            sym, ts, _, _, last_q, _, _ = cast(QuoteEvent, event)
+            if ts >= self._next_deadline:
+                self._run_timers(ts)
+            m = self._markets.get(sym)
+            if m is None:
+                m = self._markets[sym] = MarketState(sym)
+            m.quote = event  # type: ignore[assignment]
+            m.taken = None
+            if last_q > 0:
+                m.last = last_q
+            active = self._active.get(sym)
+            if active:
+                quote_last = last_q if last_q > 0 else None
+                for w in tuple(active):
+                    if w.live:
+                        self._step(w, m, ts, quote_last, None)
+            return
         ts = event.ts_ms
         if ts >= self._next_deadline:
             self._run_timers(ts)
-        kind = type(event)
         if kind not in _BOOK_EVENTS:
             if kind is BarEvent:
                 return

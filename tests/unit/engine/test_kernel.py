@@ -205,3 +205,33 @@ def test_integration_with_simulator_paper_broker_and_order_manager(tmp_path: Pat
     assert {o.client_order_id for o in journal.unfinished()} == {
         o.client_order_id for o in om.orders("it", open_only=True)
     }
+
+
+def test_each_symbol_closes_its_bar_on_its_own_tick_and_quiet_ones_by_the_sweep() -> None:
+    engine, _ = make_engine(quiet_close_ms=5_000)
+    closed: list[tuple[str, int, int]] = []  # (symbol, bar ts, clock when it closed)
+
+    def on_bar(bar: BarEvent) -> None:
+        if bar.closed:
+            closed.append((bar.symbol, bar.ts_ms, engine.clock.now_ms()))
+
+    engine.bus.subscribe(BarEvent, on_bar)
+    ticks = [
+        TradeTick("A", T0, 10.0, 1.0),
+        TradeTick("B", T0 + 1_000, 20.0, 1.0),
+        TradeTick("Q", T0 + 2_000, 30.0, 1.0),  # Q goes quiet after this
+        TradeTick("A", T0 + MINUTE, 11.0, 1.0),  # closes A's bar only
+        TradeTick("B", T0 + MINUTE + 3_000, 21.0, 1.0),  # closes B's bar only
+        TradeTick("A", T0 + MINUTE + 6_000, 12.0, 1.0),  # past the quiet time: Q closes
+        TradeTick("B", T0 + MINUTE + 7_000, 22.0, 1.0),
+    ]
+    engine.add_feed(ListFeed(ticks, batch=100))
+    engine.add_session(SessionConfig("s", ("A", "B", "Q")), scripted())
+    engine.run_until(lambda: engine.events_processed == len(ticks), timeout_s=10)
+    assert closed == [
+        ("A", T0, T0 + MINUTE),
+        ("B", T0, T0 + MINUTE + 3_000),
+        ("Q", T0, T0 + MINUTE + 6_000),
+    ]
+    assert [b[0] for b in closed] == ["A", "B", "Q"]
+    assert list(engine.history.series("Q", "1m").close) == [30.0]
