@@ -21,9 +21,9 @@ from typing import Any
 from PyQt6.QtWidgets import QApplication, QSystemTrayIcon
 
 from stom_desktop.core.errors import StomError
-from stom_desktop.gui.icons import style_sheet
 from stom_desktop.gui.log_handler import install_file_handler, install_qt_handler
 from stom_desktop.gui.single_instance import claim_or_notify, default_instance_name
+from stom_desktop.gui.theme import apply_theme, current_theme
 from stom_desktop.gui.tray import TrayController
 from stom_desktop.gui.workers import run_in_worker
 
@@ -105,9 +105,7 @@ def run_tray(
     assert isinstance(qapp, QApplication)
     qapp.setApplicationName("STOM Desktop")
     qapp.setQuitOnLastWindowClosed(False)
-    sheet = style_sheet()
-    if sheet:
-        qapp.setStyleSheet(sheet)
+    apply_theme(qapp, current_theme())
     instance = claim_or_notify(instance_name or default_instance_name())
     if instance is None:
         print("STOM Desktop is already running: asked it to show its Dashboard.")

@@ -1,7 +1,9 @@
 """Screenshot driver: the tray (menu open) or one window on real services with a live session.
 
 ``python -m stom_desktop.gui.demo_shots WHAT [--grab OUT.png]`` where WHAT is ``tray``,
-``fallback``, ``dashboard``, ``settings``, ``logs``, ``schedule`` or ``chart``. It builds the
+``fallback``, ``dashboard``, ``settings``, ``logs``, ``schedule``, ``chart``,
+``chart-window`` (a live SIM1 chart with the strategy's SMAs and fills), ``orderbook`` or
+``portfolio``. It builds the
 App in ``$STOM_HOME`` (set it to a scratch folder), starts a paper session of the example
 strategy on the simulator at 600x so there are positions and fills to show, installs the
 default schedule, then opens WHAT. Run it under ``../shared/tools/xvfb-shot`` for a
@@ -21,7 +23,24 @@ from stom_desktop.gui.icons import style_sheet
 from stom_desktop.gui.log_handler import install_qt_handler
 from stom_desktop.gui.tray import TrayController
 
-WHATS = ("tray", "fallback", "dashboard", "settings", "logs", "schedule", "chart")
+WHATS = (
+    "tray",
+    "fallback",
+    "dashboard",
+    "settings",
+    "logs",
+    "schedule",
+    "chart",
+    "chart-window",
+    "orderbook",
+    "portfolio",
+    "backtest",
+    "optimization",
+    "strategy-editor",
+)
+#: Trading windows: opened 0.5 s after the session starts (the chart must see its bars
+#: from the start) and grabbed once this many ms of the 600x session have gone by.
+LIVE_SHOTS = {"chart-window": 14_000, "orderbook": 6_000, "portfolio": 12_000}
 
 
 def _services() -> dict[str, Any]:
@@ -83,12 +102,31 @@ def main(argv: list[str]) -> int:
             return
         if what == "fallback":
             return
-        window = ctl.show_window(what)
+        if what in ("backtest", "optimization", "strategy-editor"):
+            from stom_desktop.gui.backtest_demo import open_demo
+
+            window = open_demo(ctl, what)
+        else:
+            window = ctl.show_window(what)
         window.move(60, 60)
         if grab is not None:
             QTimer.singleShot(1500, lambda: (window.grab().save(grab), qapp.quit()))
 
-    QTimer.singleShot(4000, show)
+    def show_live() -> None:
+        if what == "chart-window":
+            window: Any = ctl.open_chart("SIM1")
+            window.set_strategy("sma_cross")
+        else:
+            window = ctl.show_window(what)
+            if what == "orderbook":
+                window.set_symbol("SIM1")
+        window.move(60, 60)
+        if grab is not None:
+            QTimer.singleShot(LIVE_SHOTS[what], lambda: (window.grab().save(grab), qapp.quit()))
+
+    QTimer.singleShot(
+        500 if what in LIVE_SHOTS else 4000, show_live if what in LIVE_SHOTS else show
+    )
     QTimer.singleShot(30_000, qapp.quit)
     code = qapp.exec()
     parts["trading"].shutdown()

@@ -1,4 +1,4 @@
-"""Windows that arrive with issue 6 (Chart, Backtest, Strategies): placeholders until then."""
+"""Windows that arrive with issue 6 (Backtest, Strategies): placeholders until then."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QLabel, QMainWindow, QVBoxLayout, QWidget
 
 COMING = {
-    "chart": ("Chart", "Live candles, volume, indicators and trade markers"),
     "backtest": ("Backtest", "Backtests with progress, equity/drawdown, trades and metrics"),
     "strategies": ("Strategies", "The strategy editor: highlight, validate, backtest"),
 }

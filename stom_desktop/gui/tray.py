@@ -39,6 +39,8 @@ MENU = [
     None,
     ("dashboard", "Dashboard"),
     ("chart", "Chart"),
+    ("orderbook", "Order book"),
+    ("portfolio", "Portfolio"),
     ("backtest", "Backtest"),
     ("strategies", "Strategies"),
     ("schedule", "Schedule"),
@@ -347,7 +349,7 @@ class TrayController(QObject):
         handler = getattr(self, f"do_{key}", None)
         if handler is not None:
             handler()
-        elif key in ("chart", "backtest", "strategies"):
+        elif key in ("orderbook", "portfolio", "backtest", "strategies"):
             self.show_window(key)
         else:
             raise KeyError(f"no tray action {key!r}")
@@ -524,6 +526,25 @@ class TrayController(QObject):
     def do_logs(self) -> None:
         self.show_window("logs")
 
+    def do_chart(self) -> None:
+        self.open_chart()
+
+    def open_chart(self, symbol: str | None = None) -> QWidget:
+        """Open a chart window: a hidden (closed) one is reused, else a new one is made,
+        so several charts can be open at once. Keys: ``chart``, ``chart-2``, ..."""
+        charts = [k for k in self.windows if k == "chart" or k.startswith("chart-")]
+        window = next((self.windows[k] for k in charts if not self.windows[k].isVisible()), None)
+        if window is None:
+            key = "chart" if "chart" not in self.windows else f"chart-{len(charts) + 1}"
+            window = self._make_window("chart")
+            self.windows[key] = window
+        if symbol is not None and hasattr(window, "open_symbol"):
+            window.open_symbol(symbol)
+        window.show()
+        window.raise_()
+        window.activateWindow()
+        return window
+
     def show_window(self, key: str) -> QWidget:
         """Create (once) and bring forward the window ``key``."""
         window = self.windows.get(key)
@@ -561,6 +582,35 @@ class TrayController(QObject):
 
             handler = self.log_handler or QtLogHandler()
             return LogsWindow(handler, str(self.log_file) if self.log_file else None)
+        if key == "backtest" and self.ctx is not None:
+            from stom_desktop.gui.backtest_window import BacktestWindow, chart_navigator
+
+            backtest = BacktestWindow(self.ctx)
+            backtest.on_trade = chart_navigator(backtest, lambda: self.show_window("chart"))
+            return backtest
+        if key == "strategies" and self.ctx is not None:
+            from stom_desktop.gui.strategy_editor import StrategyEditorWindow
+
+            return StrategyEditorWindow(self.ctx, lambda: self.show_window("backtest"))
+        if key == "chart":
+            from stom_desktop.gui.chart_window import ChartWindow
+
+            return ChartWindow(
+                getattr(self.ctx, "data", None),
+                self.trading,
+                self.bridge,
+                getattr(self.ctx, "strategies", None),
+                tz=str(tz) if tz is not None else "UTC",
+            )
+        if key == "orderbook":
+            from stom_desktop.gui.orderbook_window import OrderBookWindow
+
+            events = getattr(self.trading, "events", None)
+            return OrderBookWindow(self.trading, events, prompts=self.prompts, tz=tz)
+        if key == "portfolio":
+            from stom_desktop.gui.portfolio_window import PortfolioWindow
+
+            return PortfolioWindow(self.trading, self.bridge, tz)
         from stom_desktop.gui.placeholders import PlaceholderWindow
 
         return PlaceholderWindow(key)

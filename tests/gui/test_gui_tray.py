@@ -210,10 +210,16 @@ def test_windows_open_from_the_menu_and_a_tray_click(
 ) -> None:
     controller.tray.activated.emit(QSystemTrayIcon.ActivationReason.Trigger)
     assert controller.windows["dashboard"].isVisible()
-    for key in ("chart", "backtest", "strategies"):
+    for key in ("backtest", "strategies"):
         controller.actions[key].trigger()
         window = controller.windows[key]
         assert window.isVisible() and "issue 6" in window.message.text()  # type: ignore[attr-defined]
+    for key in ("chart", "orderbook", "portfolio"):
+        controller.actions[key].trigger()
+        assert type(controller.windows[key]).__name__.lower().startswith(key[:5])
+        assert controller.windows[key].isVisible()
+    controller.actions["chart"].trigger()  # a second chart window, both open
+    assert controller.windows["chart"].isVisible() and controller.windows["chart-2"].isVisible()
     controller.actions["schedule"].trigger()
     controller.actions["logs"].trigger()
     assert controller.windows["schedule"].isVisible() and controller.windows["logs"].isVisible()
