@@ -8,9 +8,9 @@
 2. **GUI stall**: a 5 ms ``QTimer`` (PreciseTimer) on the GUI thread records how late each
    tick fires while a worker thread runs 1M-bar backtests back to back
    (``backtest.runner.run_backtest`` on ``core.synthetic.generate_bars``), untuned and then
-   tuned (``sys.setswitchinterval(0.001)`` + ``gc.freeze()``, what ``run_tray`` does), and
-   while a 500-symbol paper session runs on the simulator as fast as it can with its events
-   flowing through the GUI bridge into a Dashboard.
+   tuned (``gui.app.tune_for_gui``: a 0.1 ms GIL switch interval + ``gc.freeze()``, what
+   ``run_tray`` does), and while a 500-symbol paper session runs on the simulator as fast
+   as it can with its events flowing through the GUI bridge into a Dashboard.
 
 Targets (issue 5): tray ready <= 1.0 s cold, RSS <= 200 MB, stall p99 <= 5 ms, max <= 20 ms.
 Run: ``python benchmarks/bench_startup.py`` (``--runs``, ``--seconds``, ``--skip-session``).

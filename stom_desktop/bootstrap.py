@@ -9,17 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from stom_desktop.adapters.secrets import KeyringSecretStore
 from stom_desktop.config import AppPaths, Settings, app_paths, load_settings
 from stom_desktop.persistence import Database, create_database
 from stom_desktop.services.account_service import AccountService
-from stom_desktop.services.backtest_service import BacktestService
 from stom_desktop.services.data_service import DataService
-from stom_desktop.services.optimize_service import OptimizeService
 from stom_desktop.services.schedule_service import ScheduleService
 from stom_desktop.services.strategy_service import StrategyService
 from stom_desktop.services.trading_service import TradingService
+
+if TYPE_CHECKING:
+    # Imported where first used: they pull in numba and pandas (tens of MB, seconds), which
+    # the tray and a paper session never need unless the user runs a backtest.
+    from stom_desktop.services.backtest_service import BacktestService
+    from stom_desktop.services.optimize_service import OptimizeService
 
 
 @dataclass
@@ -44,10 +49,14 @@ class App:
 
     @cached_property
     def backtests(self) -> BacktestService:
+        from stom_desktop.services.backtest_service import BacktestService
+
         return BacktestService(self.settings, self.database, self.strategies, self.data)
 
     @cached_property
     def optimizer(self) -> OptimizeService:
+        from stom_desktop.services.optimize_service import OptimizeService
+
         return OptimizeService(self.settings, self.database, self.strategies, self.data)
 
     @cached_property

@@ -33,6 +33,7 @@ from stom_desktop.cli.trade_view import (
     print_session_report,
 )
 from stom_desktop.core.errors import ConfigurationError
+from stom_desktop.engine.strategy_runner import IntendedOrderEvent
 from stom_desktop.services.strategy_service import parse_param_pairs
 from stom_desktop.services.trading_service import TradingService
 from stom_desktop.services.trading_spec import MANUAL_STRATEGY, SessionReport, SessionSpec
@@ -149,8 +150,24 @@ def trade(
     cash: float = typer.Option(10_000_000, "--cash", help="initial cash of the session"),
     live_table: bool = typer.Option(True, "--live/--no-live", help="live table on a terminal"),
     liquidate: bool = typer.Option(False, "--liquidate", help="flatten positions when stopping"),
+    exchange: str | None = typer.Option(
+        None, "--exchange", help="binance | upbit: trade (live) or watch (dry run) a real venue"
+    ),
+    account: str | None = typer.Option(
+        None, "--account", help="account in Settings -> Accounts (default: live.account)"
+    ),
+    real_money: bool = typer.Option(
+        False, "--i-understand-real-money", help="confirm that --mode live sends real orders"
+    ),
 ) -> None:
-    """Run a strategy on the market simulator in paper mode, with a live table and a report."""
+    """Run a strategy: paper on the simulator, or on a real venue with --exchange.
+
+    ``--mode live`` sends real orders with real money: it needs ``--i-understand-real-money``
+    (or a typed confirmation on a terminal). ``--dry-run --exchange X`` runs on the venue's
+    live prices and prints every order it *would* send; nothing is sent.
+    """
+    if mode == "live" and not dry_run:
+        confirm_real_money(real_money, exchange, account)
     spec = SessionSpec(
         name=f"{strategy}-{mode if not dry_run else 'dry_run'}",
         strategy=strategy,
@@ -163,8 +180,37 @@ def trade(
         seed=seed,
         record=record,
         market_duration_s=parse_duration(market_duration, "--market-duration"),
+        exchange=exchange,
+        account=account,
     )
     run_and_report(spec, parse_duration(duration), live_table, liquidate)
+
+
+def confirm_real_money(confirmed: bool, exchange: str | None, account: str | None) -> None:
+    """Refuse live mode unless the flag was given or the user types ``yes`` on a terminal."""
+    if confirmed:
+        return
+    where = f"{exchange or 'the configured exchange'} (account {account or 'from settings'})"
+    if out.is_terminal and err.is_terminal:
+        answer = typer.prompt(f"--mode live sends REAL orders with REAL money on {where}. Type yes")
+        if answer.strip().lower() == "yes":
+            return
+    raise ConfigurationError(
+        f"--mode live sends real orders on {where} and was not confirmed",
+        key="--i-understand-real-money",
+        hint="add --i-understand-real-money, or try it first with --dry-run --exchange ...",
+    )
+
+
+def intended_line(event: IntendedOrderEvent) -> str:
+    """One order a dry run would have sent, with every field that would go out."""
+    r = event.request
+    price = "-" if r.price is None else str(r.price)
+    stop = "" if r.stop_price is None else f" stop={r.stop_price}"
+    return (
+        f"DRY RUN would send: {r.symbol} {r.side.value} {r.order_type.value} qty={r.quantity} "
+        f"price={price}{stop} client_id={event.client_order_id}"
+    )
 
 
 def run_and_report(
@@ -174,6 +220,10 @@ def run_and_report(
     ctx = build_app()
     try:
         service = ctx.trading
+        if spec.mode == "dry_run":
+            service.events.subscribe(
+                IntendedOrderEvent, lambda e: err.print(intended_line(e), highlight=False)
+            )
         for found in service.recovered:
             err.print(
                 f"[yellow]session {found.session_id} was interrupted earlier[/]: "

@@ -3,6 +3,7 @@
 from stom_desktop.config.paths import AppPaths, app_paths
 from stom_desktop.config.settings import (
     BacktestDefaults,
+    LiveSettings,
     NotificationSettings,
     RiskLimits,
     Settings,
@@ -13,6 +14,7 @@ from stom_desktop.config.settings import (
 __all__ = [
     "AppPaths",
     "BacktestDefaults",
+    "LiveSettings",
     "NotificationSettings",
     "RiskLimits",
     "Settings",

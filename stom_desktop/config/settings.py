@@ -54,6 +54,33 @@ class RiskLimits(BaseModel):
     blacklist: tuple[str, ...] = ()
 
 
+class LiveSettings(BaseModel):
+    """Live trading on a real venue: which account, and hard notional caps (quote currency).
+
+    The caps are checked by the exchange broker before an order is sent: an order whose
+    notional exceeds ``per_order_notional_cap``, or that would take the day's (UTC) sent
+    notional over ``per_day_notional_cap``, is rejected with the rule named.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    account: str | None = Field(None, description="account name in Settings -> Accounts")
+    exchange: Literal["binance", "upbit"] = "binance"
+    per_order_notional_cap: float = Field(1_000.0, gt=0)
+    per_day_notional_cap: float = Field(10_000.0, gt=0)
+    poll_interval_s: float = Field(2.0, gt=0, le=3600)
+
+    @field_validator("per_day_notional_cap")
+    @classmethod
+    def _day_cap_not_below_order_cap(cls, value: float, info: Any) -> float:
+        order_cap = info.data.get("per_order_notional_cap")
+        if order_cap is not None and value < order_cap:
+            raise ValueError(
+                f"per_day_notional_cap ({value}) must be >= per_order_notional_cap ({order_cap})"
+            )
+        return value
+
+
 class NotificationSettings(BaseModel):
     """Which events show a desktop notification."""
 
@@ -84,6 +111,7 @@ class Settings(BaseSettings):
     backtest: BacktestDefaults = BacktestDefaults()
     risk: RiskLimits = RiskLimits()
     notifications: NotificationSettings = NotificationSettings()
+    live: LiveSettings = LiveSettings()
 
     @field_validator("timezone")
     @classmethod

@@ -100,5 +100,9 @@ class TemporaryBrokerError(BrokerError):
     """A transient failure (timeout, rate limit, 5xx); the operation may be retried."""
 
 
+class BrokerAuthError(BrokerError):
+    """The venue refused the credentials (bad key, IP not allowed): fatal for the session."""
+
+
 class PersistenceError(StomError):
     """The database could not be reached or refused a write; nothing was half-written."""

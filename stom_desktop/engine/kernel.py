@@ -38,8 +38,9 @@ Threading: :meth:`Engine.start` runs the loop on a daemon thread and :meth:`Engi
 joins it; :meth:`Engine.run_until` runs it on the caller's thread (tests, CLI). Control calls
 from other threads (pause/resume/stop a session) are queued and executed by the loop
 between batches, and wait for completion. While the loop runs, ``sys.setswitchinterval``
-is lowered to 1 ms and the start-up heap is ``gc.freeze()``-d (NOTES.md: GUI stalls from
-full GC passes dropped from 39 ms to 3.6 ms max); both are undone on exit.
+is lowered to at most 1 ms and the start-up heap is ``gc.freeze()``-d (NOTES.md: GUI stalls
+from full GC passes dropped from 39 ms to 3.6 ms max); both are undone on exit (a host
+that tuned the process itself, like the GUI, keeps its own settings: see ``_tuned``).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ from typing import Any, TypeVar
 
 from stom_desktop.core.bars import BarSeries
 from stom_desktop.core.clock import SimulatedClock, SystemClock
-from stom_desktop.core.errors import ConfigurationError, DataError, StomError
+from stom_desktop.core.errors import BrokerAuthError, ConfigurationError, DataError, StomError
 from stom_desktop.core.events import (
     BarEvent,
     ErrorEvent,
@@ -90,6 +91,9 @@ class Engine:
     ``realtime_flush_ms``: with a wall clock, orders queued at a bar close are sent after
     this long even if the symbol has not ticked again. ``quiet_close_ms``: a bar whose
     symbol has not ticked since its end is closed this long after the end (market time).
+    ``broker_poll_s``: a broker with a ``poll()`` method (a live venue, which reports
+    fills only when asked) is polled that often (wall time), followed by the order
+    manager's ``tick()`` (reconciliation of submits whose outcome was unknown).
     """
 
     def __init__(
@@ -109,6 +113,7 @@ class Engine:
         realtime_flush_ms: int = 1000,
         quiet_close_ms: int = 1000,
         tune_runtime: bool = True,
+        broker_poll_s: float = 1.0,
     ) -> None:
         if quiet_close_ms < 0:
             raise ConfigurationError("must be >= 0", key="quiet_close_ms")
@@ -118,6 +123,10 @@ class Engine:
         self.order_manager = order_manager
         self.broker = broker
         self._on_market: Callable[[Any], None] | None = getattr(broker, "on_market", None)
+        self._broker_poll: Callable[[], object] | None = getattr(broker, "poll", None)
+        self._om_tick: Callable[[], object] | None = getattr(order_manager, "tick", None)
+        self._broker_poll_s = broker_poll_s
+        self._next_broker_poll = 0.0  # time.monotonic() of the next poll
         self._store = session_store
         self._extra_timeframes = list(timeframes)
         self._partial_ms = partial_every_ms
@@ -299,9 +308,32 @@ class Engine:
             self._flush_stale(now)
         if self._check_journal is not None:
             self._check_journal()
+        if self._broker_poll is not None:
+            self._poll_broker()
         if not total and not self._finished and all(f.finished for f in self._feeds):
             self._finish()
         return total
+
+    def _poll_broker(self) -> None:
+        """Ask a polling broker for fills/updates, then let the order manager reconcile."""
+        now = time.monotonic()
+        if now < self._next_broker_poll:
+            return
+        self._next_broker_poll = now + self._broker_poll_s
+        for what, fn in (("broker poll", self._broker_poll), ("order manager tick", self._om_tick)):
+            if fn is None:
+                continue
+            try:
+                fn()
+            except BrokerAuthError as exc:
+                # Credentials refused: nothing can succeed any more; stop deciding.
+                self._engine_error(f"{what}: credentials refused, sessions paused", exc)
+                for session in list(self._sessions.values()):  # on the engine thread
+                    session.pause(f"credentials refused: {exc}")
+                self._broker_poll = None
+                return
+            except Exception as exc:  # noqa: BLE001 - report, retried at the next poll
+                self._engine_error(f"{what} failed", exc)
 
     def _dispatch(self, events: Sequence[Any]) -> None:
         # The hot path: locals only, one type test per event, no allocation of our own.
@@ -521,20 +553,30 @@ class _NoRouter:
 
 
 class _tuned:  # lower-case: used like a function, ``with _tuned(flag):``
-    """Lower the GIL switch interval and freeze the start-up heap while the loop runs."""
+    """Lower the GIL switch interval and freeze the start-up heap while the loop runs.
+
+    A host that tuned the process already (the GUI's ``tune_for_gui``: a shorter interval
+    and a frozen heap) keeps its settings: the interval is never raised, the full
+    ``gc.collect()`` (100-200 ms holding the GIL with the services loaded, a GUI stall at
+    every session start) is skipped, and the host's frozen heap is not unfrozen on exit.
+    """
 
     def __init__(self, enabled: bool) -> None:
         self._enabled = enabled
         self._previous = sys.getswitchinterval()
+        self._froze_all = False
 
     def __enter__(self) -> None:
         if self._enabled:
             self._previous = sys.getswitchinterval()
-            sys.setswitchinterval(0.001)
-            gc.collect()
-            gc.freeze()
+            sys.setswitchinterval(min(self._previous, 0.001))
+            self._froze_all = gc.get_freeze_count() == 0
+            if self._froze_all:
+                gc.collect()
+            gc.freeze()  # cheap: moves the tracked objects to the permanent generation
 
     def __exit__(self, *exc: object) -> None:
         if self._enabled:
-            gc.unfreeze()
+            if self._froze_all:
+                gc.unfreeze()
             sys.setswitchinterval(self._previous)

@@ -51,6 +51,7 @@ from decimal import Decimal
 from typing import cast
 
 from stom_desktop.core.errors import (
+    BrokerAuthError,
     BrokerError,
     OrderRejected,
     PersistenceError,
@@ -154,6 +155,8 @@ class OrderManager:
         self._pending: set[str] = set()  # new, submit outcome unknown
         self._fill_ids: set[str] = set()
         self.unknown_reports: list[OrderSnapshot | Fill] = []  # reports for no known order
+        #: Set when the venue refused our credentials: every session is halted.
+        self.fatal_error: BrokerAuthError | None = None
         # Re-entrant: a paper broker calls on_fill from inside submit, on this thread.
         self._lock = threading.RLock()
         broker.set_listener(self)
@@ -363,6 +366,10 @@ class OrderManager:
                     cid, lambda o: o.reject(self._clock.now(), reason), "rejected", reason=reason
                 )
             return PlaceResult(False, cid, exc.reason, exc.rule, self._orders[cid].status)
+        except BrokerAuthError as exc:
+            # Not an unknown outcome: the venue refused the request itself. Retrying cannot
+            # help, so the order is rejected and the session halted (fatal_error).
+            return self._auth_failed(cid, exc)
         except BrokerError as exc:
             # Unknown outcome (timeout, 5xx, dropped connection): the venue may or may not
             # have the order. Keep it 'new' under the same id; reconciliation decides.
@@ -392,6 +399,28 @@ class OrderManager:
             self._orders[cid] = Order.restore(replace(current.snapshot(), venue_order_id=venue_id))
         final = self._orders[cid]
         return PlaceResult(True, cid, None, None, final.status)
+
+    def _auth_failed(self, cid: str, exc: BrokerAuthError) -> PlaceResult:
+        """Reject ``cid`` with rule ``venue.auth``, halt trading and report the error."""
+        reason = f"venue.auth: {exc}"
+        if self._orders[cid].status is OrderStatus.NEW:
+            self._change(
+                cid, lambda o: o.reject(self._clock.now(), reason), "rejected", reason=reason
+            )
+        self.fatal_error = exc
+        if self.risk is not None:
+            self.risk.engage_kill_switch(f"credentials refused by the venue: {exc}")
+        log.error("submit of %s: credentials refused, session halted: %s", cid, exc)
+        book = self._book_of(self._orders[cid])
+        self._bus.publish(
+            ErrorEvent(
+                book.session_id if book is not None else "engine",
+                f"credentials refused, trading halted: {exc}",
+                exc.hint,
+                self._clock.now_ms(),
+            )
+        )
+        return PlaceResult(False, cid, str(exc), "venue.auth", self._orders[cid].status)
 
     def _refuse(
         self, book: OrderSession, request: OrderRequest, verdict: RiskVerdict, cid: str | None

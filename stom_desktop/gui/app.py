@@ -32,7 +32,12 @@ log = logging.getLogger(__name__)
 #: Set to "stdout" to have the app print ``stom-tray ready <ms>`` once the tray shows
 #: (benchmarks/bench_startup.py measures cold start with it).
 READY_ENV = "STOM_TRAY_READY"
-SWITCH_INTERVAL_S = 0.001
+#: GIL switch interval while the GUI runs. Every call from Qt into Python (a model's
+#: ``data()`` while a table paints, a slot) must re-take the GIL from a busy engine thread
+#: and waits up to one interval: a repaint of the Dashboard's tables makes hundreds of such
+#: calls, so 1 ms stalled the GUI timer by 30-100 ms (p99 8-19 ms) during a 500-symbol
+#: paper session at full speed; 0.1 ms: p99 4.5-6 ms, max 7-20 ms (benchmarks/bench_startup.py).
+SWITCH_INTERVAL_S = 0.0001
 
 AppFactory = Callable[[], Any]
 

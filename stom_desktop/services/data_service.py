@@ -6,7 +6,6 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from stom_desktop.adapters.csv_bars import read_bars_csv_with_report
 from stom_desktop.core.bars import BarSeries
 from stom_desktop.core.enums import timeframe_seconds
 from stom_desktop.core.errors import DataError
@@ -44,6 +43,10 @@ class DataService:
     ) -> ImportReport:
         """Parse and validate the whole file first, then write it in one transaction."""
         timeframe_seconds(timeframe)  # fail fast on a bad timeframe, before reading the file
+        # Imported here: the CSV reader pulls in pandas (~40 MB), which the tray and a
+        # trading session never need unless the user imports a file.
+        from stom_desktop.adapters.csv_bars import read_bars_csv_with_report
+
         parsed = read_bars_csv_with_report(path, symbol, timeframe, tz=tz)
         report = self._store(parsed.bars, str(path), replace)
         return dataclasses.replace(report, warnings=tuple(parsed.warnings))

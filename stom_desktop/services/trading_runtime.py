@@ -19,15 +19,21 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import ccxt
 import numpy as np
 
+from stom_desktop.adapters.brokers.ccxt_broker import CcxtBroker
+from stom_desktop.adapters.brokers.ccxt_caps import NotionalCaps
+from stom_desktop.adapters.brokers.ccxt_client import make_exchange
+from stom_desktop.adapters.brokers.ccxt_feed import CcxtPollingFeed
+from stom_desktop.adapters.brokers.ccxt_markets import rules_from_market
 from stom_desktop.adapters.brokers.paper import PaperBroker
 from stom_desktop.adapters.feeds import MarketSimulator, RecordedTickFeed, SimulatorConfig
 from stom_desktop.adapters.feeds.recorder import TickRecorder
 from stom_desktop.config.settings import Settings
 from stom_desktop.core.bars import BarSeries
 from stom_desktop.core.clock import SimulatedClock, SystemClock
-from stom_desktop.core.errors import ConfigurationError, DataError, StomError
+from stom_desktop.core.errors import BrokerError, ConfigurationError, DataError, StomError
 from stom_desktop.core.events import FillEvent, RiskRejectEvent
 from stom_desktop.core.fills import Fill
 from stom_desktop.core.instruments import Instrument, Venue
@@ -72,6 +78,113 @@ def instrument_rules(instrument: Instrument) -> MarketRules:
     return rules_for(instrument)
 
 
+#: Makes a ccxt client: (exchange id, api key, secret) -> client. Tests inject one with a
+#: short timeout; the default is ``ccxt_client.make_exchange``.
+ExchangeFactory = Callable[[str, str | None, str | None], ccxt.Exchange]
+
+
+def default_exchange_factory(
+    exchange_id: str, api_key: str | None, secret: str | None
+) -> ccxt.Exchange:
+    """A rate-limited ccxt client on the real venue (or ``STOM_EXCHANGE_BASE_URL``)."""
+    return make_exchange(exchange_id, api_key=api_key, secret=secret)
+
+
+class LiveVenue:
+    """A real venue for one session: REST quote feed, market rules and (live) the broker.
+
+    Built before the engine: markets are loaded here, so a bad symbol or refused keys
+    fail the start instead of the first order. A dry run has no broker (nothing is sent).
+    """
+
+    def __init__(
+        self,
+        spec: SessionSpec,
+        settings: Settings,
+        *,
+        credentials: tuple[str, str] | None,
+        factory: ExchangeFactory = default_exchange_factory,
+        feed: Feed | None = None,
+    ) -> None:
+        assert spec.exchange is not None  # SessionSpec requires it for a venue feed
+        self.exchange_id = spec.exchange
+        self._price: Callable[[str], Decimal | None] | None = None
+        live = settings.live
+        if feed is None:
+            # Its own client: the feed thread must not share ccxt state with the broker.
+            feed = CcxtPollingFeed(
+                factory(self.exchange_id, None, None), interval_s=live.poll_interval_s
+            )
+        self.feed: Feed = feed
+        quotes = {symbol.split("/")[-1].split(":")[0] for symbol in spec.symbols}
+        if len(quotes) != 1:
+            raise ConfigurationError(
+                f"a live session's symbols must share one quote currency, got {sorted(quotes)}",
+                key="symbols",
+            )
+        #: The account currency of the session's books (USDT, KRW...).
+        self.quote_currency = quotes.pop()
+        self.broker: CcxtBroker | None = None
+        markets = factory(self.exchange_id, *(credentials or (None, None)))
+        if credentials is not None:
+            self.broker = CcxtBroker(
+                markets,
+                self.exchange_id,
+                symbols=spec.symbols,
+                price_source=self.price,
+                caps=NotionalCaps(
+                    Decimal(str(live.per_order_notional_cap)),
+                    Decimal(str(live.per_day_notional_cap)),
+                    price_source=self.price,
+                ),
+            )
+            self.broker.load_markets()
+            self._rules = {s: self.broker.rules(s) for s in spec.symbols}
+        else:
+            try:
+                markets.load_markets()
+            except ccxt.BaseError as exc:
+                raise StomError(f"{self.exchange_id}: could not load markets: {exc}") from None
+            self._rules = {}
+            for symbol in spec.symbols:
+                if symbol not in markets.markets:
+                    raise ConfigurationError(
+                        f"{self.exchange_id} has no market {symbol!r}", key="symbols"
+                    )
+                self._rules[symbol] = rules_from_market(self.exchange_id, markets.market(symbol))
+
+    def bind_prices(self, price: Callable[[str], Decimal | None]) -> None:
+        """Where reference prices come from (the engine's last price)."""
+        self._price = price
+
+    def price(self, symbol: str) -> Decimal | None:
+        """The reference price of ``symbol`` (market-order caps, Upbit market buys)."""
+        return None if self._price is None else self._price(symbol)
+
+    def rules(self, symbol: str) -> MarketRules:
+        """The venue's rules for a session symbol."""
+        try:
+            return self._rules[symbol]
+        except KeyError:
+            raise ConfigurationError(
+                f"{symbol!r} is not a symbol of this session", key="symbols"
+            ) from None
+
+    def lot_size(self, symbol: str) -> Decimal:
+        """The quantity step of ``symbol`` (for sizing entries)."""
+        return self._rules[symbol].amount_step
+
+    def settle(self, om: OrderManager) -> None:
+        """One last poll and reconciliation so the journal ends with the venue's states."""
+        if self.broker is None:
+            return
+        try:
+            self.broker.poll()
+            om.tick()
+        except BrokerError as exc:
+            log.error("%s: final poll at stop failed: %s", self.exchange_id, exc)
+
+
 @dataclass(slots=True)
 class _Call:
     """A function handed to the engine thread, claimed once (there or by the caller)."""
@@ -110,30 +223,44 @@ class SessionRuntime:
         journal: JournalHistory,
         forward: Callable[[object], None],
         halted_reason: str | None = None,
+        venue: LiveVenue | None = None,
     ) -> None:
         self.spec = spec
         self.db_id = db_id
         self.sid = f"s{db_id}"  # engine session id and the client order ids' middle part
         self.mode = SessionMode(spec.mode)
-        feed, first_ms, instruments = self._build_feed(spec, database)
-        self.feed: Feed = feed
-        self.instruments = instruments
-        self.clock = SimulatedClock(first_ms)
-        self.market_start_ms = first_ms
+        #: A real venue (live, or a dry run on live prices): its feed, rules and broker.
+        self.venue = venue
+        self.clock: SimulatedClock | SystemClock
+        if venue is not None:
+            self.feed: Feed = venue.feed
+            self.instruments: dict[str, Instrument] = {}
+            self.clock = SystemClock()
+            self.market_start_ms = self.clock.now_ms()
+        else:
+            feed, first_ms, instruments = self._build_feed(spec, database)
+            self.feed = feed
+            self.instruments = instruments
+            self.clock = SimulatedClock(first_ms)
+            self.market_start_ms = first_ms
         self.bus = EventBus(self.clock.now_ms)
         self.bus.subscribe(object, forward)
         self.broker: PaperBroker | None = None
         self.order_manager: OrderManager | None = None
         self.risk: RiskManager | None = None
+        live_broker = venue.broker if venue is not None else None
+        if self.mode is SessionMode.LIVE and live_broker is None:
+            raise ConfigurationError("a live session needs an exchange broker", key="exchange")
         if self.mode is not SessionMode.DRY_RUN:
-            self.broker = PaperBroker(
-                self.clock,
-                self.rules_for,
-                cash=spec.initial_cash,
-                currency="KRW",
-                instruments=instruments,
-                seed=spec.seed,
-            )
+            if live_broker is None:
+                self.broker = PaperBroker(
+                    self.clock,
+                    self.rules_for,
+                    cash=spec.initial_cash,
+                    currency="KRW",
+                    instruments=self.instruments,
+                    seed=spec.seed,
+                )
             self.risk = RiskManager(
                 settings.risk,
                 clock=self.clock,
@@ -144,7 +271,7 @@ class SessionRuntime:
             if halted_reason is not None:
                 self.risk.engage_kill_switch(halted_reason)
             self.order_manager = OrderManager(
-                self.broker,
+                live_broker if live_broker is not None else self.broker,  # type: ignore[arg-type]
                 SessionJournal(journal, db_id),
                 self.clock,
                 self.bus,
@@ -157,14 +284,18 @@ class SessionRuntime:
             clock=self.clock,
             bus=self.bus,
             order_manager=self.order_manager,
-            broker=self.broker,
+            broker=live_broker if live_broker is not None else self.broker,
             session_store=SessionRepository(database),
+            broker_poll_s=settings.live.poll_interval_s,
         )
-        self.engine.add_feed(feed)
+        self.engine.add_feed(self.feed)
         fraction = spec.size_fraction
         if fraction is None:
             fraction = min(1.0 / len(spec.symbols), settings.risk.max_position_pct) * 0.95
-        lot = min(i.lot_size for i in instruments.values())
+        if venue is not None:
+            lot = min(venue.lot_size(symbol) for symbol in spec.symbols)
+        else:
+            lot = min(i.lot_size for i in self.instruments.values())
         self.config = SessionConfig(
             session_id=self.sid,
             symbols=spec.symbols,
@@ -173,8 +304,11 @@ class SessionRuntime:
             initial_cash=spec.initial_cash,
             sizing=SizingConfig(size_fraction=fraction, lot_size=lot, fee_pct=float(SIM_FEE_RATE)),
             db_id=db_id,
+            currency=venue.quote_currency if venue is not None else "KRW",
         )
         self.session = self.engine.add_session(self.config, strategy)
+        if venue is not None:
+            venue.bind_prices(self.price_decimal)
         self.recorder: TickRecorder | None = None
         if spec.record:
             self.recorder = TickRecorder(
@@ -226,6 +360,8 @@ class SessionRuntime:
 
     def rules_for(self, symbol: str) -> MarketRules:
         """Market rules of a session symbol (others: the simulator's instrument model)."""
+        if self.venue is not None:
+            return self.venue.rules(symbol)
         instrument = self.instruments.get(symbol) or Instrument.simulated(symbol)
         return instrument_rules(instrument)
 
@@ -319,6 +455,8 @@ class SessionRuntime:
                 om.cancel_all(self.sid)
                 if self.broker is not None:  # let zero-latency cancels take effect now
                     self.broker.advance_to(self.clock.now_ms())
+                if self.venue is not None and self.venue.broker is not None:
+                    self.venue.settle(om)  # final venue states into the journal
 
         try:
             self.call(stop_here, timeout)
@@ -336,10 +474,11 @@ class SessionRuntime:
 
 
 def check_mode(spec: SessionSpec) -> None:
-    """Refuse what cannot run yet: live trading needs an exchange broker (issue 7)."""
-    if spec.mode == "live":
+    """Refuse what cannot run: a live session needs an exchange and an account."""
+    if spec.mode == "live" and (spec.exchange is None or not spec.account):
         raise ConfigurationError(
-            "live trading needs an exchange broker (issue 7); use --mode paper",
-            key="mode",
-            hint="paper mode runs the same engine against the PaperBroker",
+            "live trading needs an exchange and an account with API keys",
+            key="account" if spec.exchange is not None else "exchange",
+            hint="add the keys in Settings -> Accounts, then set live.account "
+            "(or pass --account) and --exchange binance|upbit",
         )

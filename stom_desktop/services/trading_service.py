@@ -32,7 +32,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
+from stom_desktop.adapters.brokers.ccxt_broker import CcxtBroker
 from stom_desktop.adapters.brokers.paper import PaperBroker
+from stom_desktop.adapters.secrets import KeyringSecretStore
 from stom_desktop.config import AppPaths, Settings
 from stom_desktop.core.clock import SystemClock
 from stom_desktop.core.enums import Side
@@ -42,10 +44,12 @@ from stom_desktop.core.instruments import Instrument
 from stom_desktop.core.market_rules import MarketRules
 from stom_desktop.core.orders import OrderSnapshot, OrderType
 from stom_desktop.core.portfolio import Portfolio
+from stom_desktop.core.ports import Broker
 from stom_desktop.engine import EventBus, OrderRequest, PlaceResult
 from stom_desktop.engine.recovery import fill_from_stored, recover
 from stom_desktop.persistence import Database, SessionRecord, SessionRepository
 from stom_desktop.persistence.repositories.recordings import RecordingInfo, RecordingRepository
+from stom_desktop.services.account_service import AccountService
 from stom_desktop.services.strategy_service import StrategyService
 from stom_desktop.services.trading_journal import SessionJournal, order_journal
 from stom_desktop.services.trading_report import (
@@ -57,9 +61,12 @@ from stom_desktop.services.trading_report import (
     write_report,
 )
 from stom_desktop.services.trading_runtime import (
+    ExchangeFactory,
+    LiveVenue,
     ManualStrategy,
     SessionRuntime,
     check_mode,
+    default_exchange_factory,
     instrument_rules,
 )
 from stom_desktop.services.trading_spec import (
@@ -113,8 +120,14 @@ class TradingService:
         paths: AppPaths,
         *,
         recover_interrupted: bool = True,
+        accounts: AccountService | None = None,
+        exchange_factory: ExchangeFactory = default_exchange_factory,
     ) -> None:
         self._settings = settings
+        # Live sessions read their keys here (default: the OS keyring) and build their
+        # ccxt clients with ``exchange_factory`` (tests inject short timeouts).
+        self._accounts = accounts
+        self._exchange_factory = exchange_factory
         self._db = database
         self._strategies = strategies
         self._paths = paths
@@ -135,8 +148,10 @@ class TradingService:
     # -- sessions ---------------------------------------------------------------------
     def start_session(self, spec: SessionSpec) -> int:
         """Start a session on its own engine thread; returns its id (the database row)."""
+        spec = self._with_live_defaults(spec)
         check_mode(spec)
         strategy = self._strategy(spec)
+        venue = self._venue(spec) if spec.exchange is not None else None
         record = self._repo.create(
             spec.name,
             spec.strategy,
@@ -154,6 +169,7 @@ class TradingService:
                 journal=self._journal,
                 forward=self.events.publish,
                 halted_reason=self._halt_reason,
+                venue=venue,
             )
             runtime.start()
         except Exception as exc:
@@ -403,6 +419,42 @@ class TradingService:
             found.append(self._close_interrupted(record))
         return found
 
+    # -- live venues -------------------------------------------------------------------
+    def _with_live_defaults(self, spec: SessionSpec) -> SessionSpec:
+        """A live spec without exchange/account takes them from ``settings.live``."""
+        if spec.mode != "live":
+            return spec
+        live = self._settings.live
+        return replace(
+            spec, exchange=spec.exchange or live.exchange, account=spec.account or live.account
+        )
+
+    def credentials(self, spec: SessionSpec) -> tuple[str, str]:
+        """The API key pair of ``spec.account`` from the keyring, or a clear ``StomError``."""
+        name = spec.account or ""
+        if self._accounts is None:
+            self._accounts = AccountService(KeyringSecretStore())
+        try:
+            creds = self._accounts.credentials(name)
+        except StomError as exc:
+            raise ConfigurationError(
+                f"no usable API keys for account {name!r}: {exc}",
+                key=f"accounts.{name}",
+                hint="add the account's key and secret in Settings -> Accounts",
+            ) from None
+        if creds.exchange and creds.exchange != spec.exchange:
+            raise ConfigurationError(
+                f"account {name!r} is for {creds.exchange}, not {spec.exchange}",
+                key=f"accounts.{name}",
+                hint="pick an account of that exchange in Settings -> Accounts",
+            )
+        return creds.api_key, creds.secret
+
+    def _venue(self, spec: SessionSpec) -> LiveVenue:
+        """The venue of a live session (with keys) or of a live-priced dry run (without)."""
+        keys = self.credentials(spec) if spec.mode == "live" else None
+        return LiveVenue(spec, self._settings, credentials=keys, factory=self._exchange_factory)
+
     # -- internals --------------------------------------------------------------------
     def _strategy(self, spec: SessionSpec) -> Strategy:
         if spec.strategy == MANUAL_STRATEGY:
@@ -578,9 +630,25 @@ class TradingService:
         ]
         return Portfolio.rebuild(_initial_cash(record), fills)
 
+    def _live_broker(self, record: SessionRecord) -> Broker | None:
+        """A broker on the venue of an interrupted *live* session (None: a paper one)."""
+        raw = record.config.get("spec") if isinstance(record.config, dict) else None
+        if not isinstance(raw, dict) or raw.get("mode") != "live" or not raw.get("exchange"):
+            return None
+        spec = SessionSpec.from_dict(raw)
+        api_key, secret = self.credentials(spec)
+        exchange = self._exchange_factory(str(spec.exchange), api_key, secret)
+        broker = CcxtBroker(exchange, str(spec.exchange), symbols=spec.symbols)
+        broker.load_markets()
+        return broker
+
     def _close_interrupted(self, record: SessionRecord) -> RecoveredSession:
         clock = SystemClock()
-        venue = PaperBroker(clock, instrument_rules_for, cash=_initial_cash(record))
+        # A live session's orders are reconciled with the venue itself (adopted when they
+        # reached it, rejected when not); a paper venue died with its process.
+        venue = self._live_broker(record) or PaperBroker(
+            clock, instrument_rules_for, cash=_initial_cash(record)
+        )
         sid = f"s{record.id}"
         report = recover(
             venue,
@@ -593,7 +661,7 @@ class TradingService:
         note = (
             f"interrupted: the process that ran it ended; at restart {len(report.never_sent)} "
             f"unsent order(s) were rejected, {len(report.missing_at_venue)} working order(s) "
-            f"were closed as unknown at the (paper) venue; positions from stored fills: "
+            f"were closed as unknown at the venue; positions from stored fills: "
             f"{ {s: str(q) for s, q in positions.items()} or 'flat' }, cash {cash}"
         )
         log.warning("session %s %s", record.id, note)

@@ -12,7 +12,9 @@ from stom_desktop.core.enums import Side, timeframe_seconds
 from stom_desktop.core.errors import ConfigurationError
 
 MODES = ("paper", "live", "dry_run")
-FEEDS = ("simulator", "replay")
+FEEDS = ("simulator", "replay", "venue")
+#: Venues a live (or live-priced dry-run) session can trade on.
+EXCHANGES = ("binance", "upbit")
 #: Strategy name of the built-in strategy that never signals (manual orders only).
 MANUAL_STRATEGY = "manual"
 
@@ -27,6 +29,9 @@ class SessionSpec:
     ``min(1 / len(symbols), risk.max_position_pct) * 0.95`` so that the risk limits
     accept a full book). ``start_ms`` is the simulator's first market time (None: now,
     floored to the minute). ``recording`` names the recording a ``replay`` feed plays.
+    ``exchange`` (binance | upbit) switches the session onto a real venue: its REST
+    quotes feed the engine (``feed`` becomes ``venue``), live mode sends orders there with
+    the keys of ``account`` (Settings -> Accounts), a dry run only shows what it would send.
     """
 
     name: str
@@ -44,6 +49,8 @@ class SessionSpec:
     market_duration_s: float | None = None
     size_fraction: float | None = None
     start_ms: int | None = None
+    exchange: str | None = None
+    account: str | None = None
 
     def __post_init__(self) -> None:
         symbols = tuple(s.strip() for s in self.symbols if s.strip())
@@ -62,6 +69,17 @@ class SessionSpec:
             raise ConfigurationError(
                 f"unknown feed {self.feed!r}; use {', '.join(FEEDS)}", key="feed"
             )
+        if self.exchange is not None:
+            if self.exchange not in EXCHANGES:
+                raise ConfigurationError(
+                    f"unknown exchange {self.exchange!r}; use {', '.join(EXCHANGES)}",
+                    key="exchange",
+                )
+            if self.feed == "replay":
+                raise ConfigurationError("a replay cannot run on an exchange", key="feed")
+            object.__setattr__(self, "feed", "venue")
+        if self.feed == "venue" and self.exchange is None:
+            raise ConfigurationError("the venue feed needs an exchange", key="feed")
         if self.feed == "replay" and not self.recording:
             raise ConfigurationError("a replay session needs a recording id", key="recording")
         timeframe_seconds(self.timeframe)  # raises naming the value

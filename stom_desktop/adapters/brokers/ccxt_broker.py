@@ -38,6 +38,7 @@ from functools import partial
 
 import ccxt
 
+from stom_desktop.adapters.brokers.ccxt_caps import NotionalCaps
 from stom_desktop.adapters.brokers.ccxt_errors import RetryPolicy, VenueCaller
 from stom_desktop.adapters.brokers.ccxt_markets import check_order, rules_from_market
 from stom_desktop.adapters.brokers.ccxt_venues import (
@@ -103,6 +104,7 @@ class CcxtBroker:
         cancel_confirm_attempts: int = 10,
         cancel_confirm_interval_s: float = 0.2,
         own_prefix: str = "stom",
+        caps: NotionalCaps | None = None,
     ) -> None:
         self._ex = exchange
         self.exchange_id = exchange_id
@@ -116,6 +118,7 @@ class CcxtBroker:
         self._confirm_attempts = cancel_confirm_attempts
         self._confirm_interval = cancel_confirm_interval_s
         self._prefix = own_prefix
+        self._caps = caps  # live notional caps, checked before anything is sent
         self._listener: ExecutionListener | None = None
         self._orders: dict[str, _Tracked] = {}
         self._uncertain: set[str] = set()  # submits whose outcome is unknown
@@ -155,6 +158,8 @@ class CcxtBroker:
         if known is not None and known.venue_ids.get(known.current):
             return known.venue_ids[known.current]  # a retry of an accepted submit
         check_order(self.rules(order.symbol), order)
+        if self._caps is not None:
+            self._caps.check(order)  # counts each client id once (retries are free)
         if cid in self._uncertain:
             found = self._lookup(cid, order.symbol, "submit (retry lookup)")
             if found is not None:
@@ -223,6 +228,8 @@ class CcxtBroker:
         current = self._read_current(tracked)
         if current is None:
             return None if len(tracked.generations) == 1 else self._snapshot(tracked, None)
+        # Found at the venue: the submit's outcome is known now, so poll reports it again.
+        self._uncertain.discard(client_order_id)
         return self._snapshot(tracked, current)
 
     def fetch_fills(self, client_order_id: str) -> list[Fill]:

@@ -9,6 +9,7 @@ testnet) while keeping every path.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 from typing import Any
@@ -59,6 +60,13 @@ for _name in ("ccxt", "ccxt.base.exchange"):
     logging.getLogger(_name).addFilter(SECRET_FILTER)
 
 
+#: Testing hook, read here and nowhere else: when set (e.g. ``http://127.0.0.1:8123``),
+#: every client made by :func:`make_exchange` without an explicit ``base_url`` talks to
+#: that host instead of the real venue. Used to run ``stom trade --mode live`` against a
+#: local fake exchange; never set it for real trading.
+BASE_URL_ENV = "STOM_EXCHANGE_BASE_URL"
+
+
 def _rewrite_host(url: str, base_url: str) -> str:
     """``url`` with scheme and host of ``base_url``; the path is kept."""
     parts = urlsplit(url)
@@ -77,8 +85,9 @@ def make_exchange(
     """A ccxt client for ``exchange_id`` with our options set.
 
     ``base_url`` (e.g. ``http://127.0.0.1:8123``) replaces the venue's host on every REST
-    URL; Upbit takes the bare base (ccxt adds ``/v1``). Credentials may be omitted for
-    public data only.
+    URL; Upbit takes the bare base (ccxt adds ``/v1``). Without one, the
+    ``STOM_EXCHANGE_BASE_URL`` environment variable (a testing hook) is used when set.
+    Credentials may be omitted for public data only.
     """
     cls_name = SUPPORTED_EXCHANGES.get(exchange_id)
     if cls_name is None:
@@ -100,6 +109,8 @@ def make_exchange(
         ex.options["warnOnFetchOpenOrdersWithoutSymbol"] = False
         # Our own client order id always goes out; never the ccxt-invented x-... one.
         ex.options["defaultType"] = "spot" if exchange_id == "binance" else "future"
+    if base_url is None:
+        base_url = os.environ.get(BASE_URL_ENV) or None
     if base_url is not None:
         api = ex.urls["api"]
         if exchange_id == "upbit":

@@ -11,7 +11,7 @@ Policy (issue 7):
   ``TemporaryBrokerError``; *writes* raise ``TemporaryBrokerError`` at once, because the
   venue may have acted: the order manager reconciles by client id, never resends with a
   new id.
-* **Authentication** failures raise a plain ``BrokerError`` pointing at Settings ->
+* **Authentication** failures raise ``BrokerAuthError`` pointing at Settings ->
   Accounts (retrying cannot help; the session must stop).
 * **Insufficient funds / invalid order** raise ``OrderRejected`` with the venue's reason
   (``rule='venue.insufficient_funds'`` / ``'venue.invalid_order'``). Some Upbit errors
@@ -32,7 +32,12 @@ from typing import TypeVar
 
 import ccxt
 
-from stom_desktop.core.errors import BrokerError, OrderRejected, TemporaryBrokerError
+from stom_desktop.core.errors import (
+    BrokerAuthError,
+    BrokerError,
+    OrderRejected,
+    TemporaryBrokerError,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -163,7 +168,7 @@ class VenueCaller:
         if isinstance(
             exc, ccxt.AuthenticationError | ccxt.PermissionDenied | ccxt.AccountSuspended
         ) or any(name in raw for name in _UPBIT_AUTH):
-            return BrokerError(
+            return BrokerAuthError(
                 f"{self.venue} refused the credentials during {what}: {message}",
                 client_order_id=cid,
                 hint=AUTH_HINT,

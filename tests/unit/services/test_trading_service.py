@@ -79,8 +79,10 @@ def test_spec_round_trips_through_json_and_validates() -> None:
 
 
 def test_live_mode_refuses_clearly_and_stores_nothing(service: TradingService, app: App) -> None:
-    with pytest.raises(ConfigurationError, match=r"issue 7.*--mode paper"):
+    # No account configured (settings.live.account is empty): refused before anything runs.
+    with pytest.raises(ConfigurationError, match=r"needs an exchange and an account") as info:
         service.start_session(fast_spec(mode="live"))
+    assert info.value.hint is not None and "Settings -> Accounts" in info.value.hint
     assert SessionRepository(app.database).list() == []
 
 
