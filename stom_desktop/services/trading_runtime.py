@@ -17,23 +17,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import ccxt
 import numpy as np
 
-from stom_desktop.adapters.brokers.ccxt_broker import CcxtBroker
-from stom_desktop.adapters.brokers.ccxt_caps import NotionalCaps
-from stom_desktop.adapters.brokers.ccxt_client import make_exchange
-from stom_desktop.adapters.brokers.ccxt_feed import CcxtPollingFeed
-from stom_desktop.adapters.brokers.ccxt_markets import rules_from_market
 from stom_desktop.adapters.brokers.paper import PaperBroker
 from stom_desktop.adapters.feeds import MarketSimulator, RecordedTickFeed, SimulatorConfig
 from stom_desktop.adapters.feeds.recorder import TickRecorder
 from stom_desktop.config.settings import Settings
 from stom_desktop.core.bars import BarSeries
 from stom_desktop.core.clock import SimulatedClock, SystemClock
-from stom_desktop.core.errors import BrokerError, ConfigurationError, DataError, StomError
+from stom_desktop.core.errors import ConfigurationError, DataError, StomError
 from stom_desktop.core.events import FillEvent, RiskRejectEvent
 from stom_desktop.core.fills import Fill
 from stom_desktop.core.instruments import Instrument, Venue
@@ -51,6 +45,9 @@ from stom_desktop.persistence.repositories.risk_events import RiskEventRepositor
 from stom_desktop.services.trading_journal import SessionJournal
 from stom_desktop.services.trading_spec import SessionSpec
 from stom_desktop.strategy import Indicators, Signals, Strategy
+
+if TYPE_CHECKING:  # ccxt costs ~60 MB and ~0.5 s: loaded only for live sessions
+    from stom_desktop.services.trading_live import LiveVenue
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -76,113 +73,6 @@ def instrument_rules(instrument: Instrument) -> MarketRules:
         tick = instrument.tick_size if instrument.tick_size is not None else Decimal(1)
         return FixedTickRules(tick=tick, lot=instrument.lot_size, fee_rate=SIM_FEE_RATE)
     return rules_for(instrument)
-
-
-#: Makes a ccxt client: (exchange id, api key, secret) -> client. Tests inject one with a
-#: short timeout; the default is ``ccxt_client.make_exchange``.
-ExchangeFactory = Callable[[str, str | None, str | None], ccxt.Exchange]
-
-
-def default_exchange_factory(
-    exchange_id: str, api_key: str | None, secret: str | None
-) -> ccxt.Exchange:
-    """A rate-limited ccxt client on the real venue (or ``STOM_EXCHANGE_BASE_URL``)."""
-    return make_exchange(exchange_id, api_key=api_key, secret=secret)
-
-
-class LiveVenue:
-    """A real venue for one session: REST quote feed, market rules and (live) the broker.
-
-    Built before the engine: markets are loaded here, so a bad symbol or refused keys
-    fail the start instead of the first order. A dry run has no broker (nothing is sent).
-    """
-
-    def __init__(
-        self,
-        spec: SessionSpec,
-        settings: Settings,
-        *,
-        credentials: tuple[str, str] | None,
-        factory: ExchangeFactory = default_exchange_factory,
-        feed: Feed | None = None,
-    ) -> None:
-        assert spec.exchange is not None  # SessionSpec requires it for a venue feed
-        self.exchange_id = spec.exchange
-        self._price: Callable[[str], Decimal | None] | None = None
-        live = settings.live
-        if feed is None:
-            # Its own client: the feed thread must not share ccxt state with the broker.
-            feed = CcxtPollingFeed(
-                factory(self.exchange_id, None, None), interval_s=live.poll_interval_s
-            )
-        self.feed: Feed = feed
-        quotes = {symbol.split("/")[-1].split(":")[0] for symbol in spec.symbols}
-        if len(quotes) != 1:
-            raise ConfigurationError(
-                f"a live session's symbols must share one quote currency, got {sorted(quotes)}",
-                key="symbols",
-            )
-        #: The account currency of the session's books (USDT, KRW...).
-        self.quote_currency = quotes.pop()
-        self.broker: CcxtBroker | None = None
-        markets = factory(self.exchange_id, *(credentials or (None, None)))
-        if credentials is not None:
-            self.broker = CcxtBroker(
-                markets,
-                self.exchange_id,
-                symbols=spec.symbols,
-                price_source=self.price,
-                caps=NotionalCaps(
-                    Decimal(str(live.per_order_notional_cap)),
-                    Decimal(str(live.per_day_notional_cap)),
-                    price_source=self.price,
-                ),
-            )
-            self.broker.load_markets()
-            self._rules = {s: self.broker.rules(s) for s in spec.symbols}
-        else:
-            try:
-                markets.load_markets()
-            except ccxt.BaseError as exc:
-                raise StomError(f"{self.exchange_id}: could not load markets: {exc}") from None
-            self._rules = {}
-            for symbol in spec.symbols:
-                if symbol not in markets.markets:
-                    raise ConfigurationError(
-                        f"{self.exchange_id} has no market {symbol!r}", key="symbols"
-                    )
-                self._rules[symbol] = rules_from_market(self.exchange_id, markets.market(symbol))
-
-    def bind_prices(self, price: Callable[[str], Decimal | None]) -> None:
-        """Where reference prices come from (the engine's last price)."""
-        self._price = price
-
-    def price(self, symbol: str) -> Decimal | None:
-        """The reference price of ``symbol`` (market-order caps, Upbit market buys)."""
-        return None if self._price is None else self._price(symbol)
-
-    def rules(self, symbol: str) -> MarketRules:
-        """The venue's rules for a session symbol."""
-        try:
-            return self._rules[symbol]
-        except KeyError:
-            raise ConfigurationError(
-                f"{symbol!r} is not a symbol of this session", key="symbols"
-            ) from None
-
-    def lot_size(self, symbol: str) -> Decimal:
-        """The quantity step of ``symbol`` (for sizing entries)."""
-        return self._rules[symbol].amount_step
-
-    def settle(self, om: OrderManager) -> None:
-        """One last poll and reconciliation so the journal ends with the venue's states."""
-        if self.broker is None:
-            return
-        try:
-            self.broker.poll()
-            om.tick()
-        except BrokerError as exc:
-            log.error("%s: final poll at stop failed: %s", self.exchange_id, exc)
 
 
 @dataclass(slots=True)

@@ -30,9 +30,9 @@ import threading
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from stom_desktop.adapters.brokers.ccxt_broker import CcxtBroker
 from stom_desktop.adapters.brokers.paper import PaperBroker
 from stom_desktop.adapters.secrets import KeyringSecretStore
 from stom_desktop.config import AppPaths, Settings
@@ -61,12 +61,9 @@ from stom_desktop.services.trading_report import (
     write_report,
 )
 from stom_desktop.services.trading_runtime import (
-    ExchangeFactory,
-    LiveVenue,
     ManualStrategy,
     SessionRuntime,
     check_mode,
-    default_exchange_factory,
     instrument_rules,
 )
 from stom_desktop.services.trading_spec import (
@@ -80,6 +77,9 @@ from stom_desktop.services.trading_spec import (
     SessionStatus,
 )
 from stom_desktop.strategy import Strategy
+
+if TYPE_CHECKING:  # ccxt (~60 MB) loads only when a live session starts
+    from stom_desktop.services.trading_live import ExchangeFactory, LiveVenue
 
 log = logging.getLogger(__name__)
 #: Stored statuses of a session that has not ended.
@@ -121,7 +121,7 @@ class TradingService:
         *,
         recover_interrupted: bool = True,
         accounts: AccountService | None = None,
-        exchange_factory: ExchangeFactory = default_exchange_factory,
+        exchange_factory: ExchangeFactory | None = None,
     ) -> None:
         self._settings = settings
         # Live sessions read their keys here (default: the OS keyring) and build their
@@ -450,10 +450,19 @@ class TradingService:
             )
         return creds.api_key, creds.secret
 
+    def _factory(self) -> ExchangeFactory:
+        if self._exchange_factory is not None:
+            return self._exchange_factory
+        from stom_desktop.services.trading_live import default_exchange_factory
+
+        return default_exchange_factory
+
     def _venue(self, spec: SessionSpec) -> LiveVenue:
         """The venue of a live session (with keys) or of a live-priced dry run (without)."""
         keys = self.credentials(spec) if spec.mode == "live" else None
-        return LiveVenue(spec, self._settings, credentials=keys, factory=self._exchange_factory)
+        from stom_desktop.services.trading_live import LiveVenue
+
+        return LiveVenue(spec, self._settings, credentials=keys, factory=self._factory())
 
     # -- internals --------------------------------------------------------------------
     def _strategy(self, spec: SessionSpec) -> Strategy:
@@ -637,7 +646,9 @@ class TradingService:
             return None
         spec = SessionSpec.from_dict(raw)
         api_key, secret = self.credentials(spec)
-        exchange = self._exchange_factory(str(spec.exchange), api_key, secret)
+        from stom_desktop.adapters.brokers.ccxt_broker import CcxtBroker
+
+        exchange = self._factory()(str(spec.exchange), api_key, secret)
         broker = CcxtBroker(exchange, str(spec.exchange), symbols=spec.symbols)
         broker.load_markets()
         return broker
