@@ -10,7 +10,6 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from stom_desktop.bootstrap import build_app
 from stom_desktop.cli.render import fmt_ts, out
 from stom_desktop.core.errors import ConfigurationError
-from stom_desktop.services.download_service import DownloadService
 
 
 def _parse_day(value: str, option: str) -> datetime:
@@ -35,6 +34,9 @@ def download(
     end = None if until is None else _parse_day(until, "--until")
     ctx = build_app()
     try:
+        # Imported here: ccxt costs ~0.5 s, which no other `stom` command should pay.
+        from stom_desktop.services.download_service import DownloadService
+
         service = DownloadService(ctx.database)
         with Progress(
             TextColumn(f"{exchange} {symbol} {timeframe}"),
