@@ -29,6 +29,9 @@ from stom_desktop.persistence._migrate import upgrade_to_head
 
 # How long SQLite waits for another connection's write lock before failing (ms).
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# PRAGMA values cannot be bound parameters: the statement is a fixed literal.
+_BUSY_TIMEOUT_PRAGMA = "PRAGMA busy_timeout = 10000"
+assert _BUSY_TIMEOUT_PRAGMA.endswith(str(SQLITE_BUSY_TIMEOUT_MS))
 # Seconds to wait for a PostgreSQL server before reporting it unreachable.
 PG_CONNECT_TIMEOUT_S = 10
 # Execution option marking a connection whose transaction will write (see _begin_sqlite).
@@ -249,7 +252,7 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(_BUSY_TIMEOUT_PRAGMA)
         # 32 MB page cache (allocated only as used): bulk bar writes ran ~25% faster.
         cursor.execute("PRAGMA cache_size = -32768")
         # WAL: readers never block the writer (GUI reads while the engine journals).

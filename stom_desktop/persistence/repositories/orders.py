@@ -27,7 +27,7 @@ import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, localcontext
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -50,6 +50,11 @@ _FILLS = table_of(FillRow)
 # Built once: constructing a statement per call costs more than executing it.
 _INSERT_ORDER = sa.insert(_ORDERS).returning(_ORDERS.c.id)
 _INSERT_EVENT = sa.insert(_EVENTS)
+# PRAGMA values cannot be bound parameters: only these literal statements are ever run.
+_SYNCHRONOUS_PRAGMAS = {
+    "FULL": "PRAGMA synchronous = FULL",
+    "NORMAL": "PRAGMA synchronous = NORMAL",
+}
 INITIAL_STATUS = "new"
 # Orders in these states need nothing more from the venue; every other order is
 # "unfinished" and is reconciled with the broker at start-up. Same values as the
@@ -608,12 +613,12 @@ class _FastSqlite:
         self._conn: Any = db.engine.raw_connection()
         self._sync = "FULL"  # what the pool's connect hook set
 
-    def _synchronous(self, level: str) -> None:
+    def _synchronous(self, level: Literal["FULL", "NORMAL"]) -> None:
         # Per connection and only outside a transaction; cheap (no I/O).
         if self._sync != level:
             cursor = self._conn.cursor()
             try:
-                cursor.execute(f"PRAGMA synchronous = {level}")
+                cursor.execute(_SYNCHRONOUS_PRAGMAS[level])
             finally:
                 cursor.close()
             self._sync = level
