@@ -1,0 +1,317 @@
+"""The order journal's hot path on a file SQLite database: raw DBAPI writes, one connection.
+
+``record_intent`` and the journal writer's group commit run here instead of through a
+SQLAlchemy Core execution per call (about 5x cheaper, NOTES.md): statements are compiled
+once by SQLAlchemy with the columns' own bind processors, so the rows are identical to
+the Core path's. Intents commit with ``synchronous=FULL``, batches with ``NORMAL``
+(see ``orders``' module docstring for why).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+import sqlalchemy as sa
+
+from stom_desktop.core.errors import PersistenceError
+from stom_desktop.persistence.column_types import to_money
+from stom_desktop.persistence.db import Database
+from stom_desktop.persistence.repositories._common import aware, check_text
+from stom_desktop.persistence.repositories._orders_common import (
+    EVENTS,
+    FILLS,
+    INITIAL_STATUS,
+    ORDERS,
+    JournalOp,
+    average_price,
+    check_fill,
+)
+
+# PRAGMA values cannot be bound parameters: only these literal statements are ever run.
+_SYNCHRONOUS_PRAGMAS = {
+    "FULL": "PRAGMA synchronous = FULL",
+    "NORMAL": "PRAGMA synchronous = NORMAL",
+}
+
+
+class _Raw:
+    """A statement compiled once by SQLAlchemy for SQLite, run on a DBAPI cursor.
+
+    The parameters go through the columns' own bind processors (``Money`` as fixed-point
+    text, ``UtcDateTime`` as naive UTC text), so a row is stored exactly as the Core path
+    stores it.
+    """
+
+    __slots__ = ("binds", "sql")
+
+    def __init__(self, statement: Any, dialect: Any) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql: str = compiled.string
+        self.binds = tuple(
+            (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in compiled.positiontup or ()
+        )
+
+    def params(self, values: dict[str, Any]) -> tuple[Any, ...]:
+        """The positional parameters for ``values`` (bind name -> Python value)."""
+        return tuple(
+            values[name] if process is None else process(values[name])
+            for name, process in self.binds
+        )
+
+
+def _bind(name: str, column: sa.Column[Any]) -> sa.BindParameter[Any]:
+    return sa.bindparam(name, type_=column.type)
+
+
+class FastSqliteJournal:
+    """Intent and batch writes on one dedicated SQLite DBAPI connection (see module doc).
+
+    The connection comes from the engine's pool, so it carries the same pragmas (WAL,
+    ``synchronous=FULL``, busy timeout, foreign keys) and autocommit mode: transactions
+    are opened with ``BEGIN IMMEDIATE`` and ended with ``COMMIT`` explicitly. Callers hold
+    the repository's write lock.
+    """
+
+    def __init__(self, db: Database) -> None:
+        dialect = db.engine.dialect
+        o, e, f = ORDERS.c, EVENTS.c, FILLS.c
+        order_cols = [c for c in ORDERS.c if c.name != "id"]
+        self._insert_order = _Raw(
+            sa.insert(ORDERS).values({c.name: _bind(c.name, c) for c in order_cols}), dialect
+        )
+        self._insert_event = _Raw(
+            sa.insert(EVENTS).values(
+                order_id=_bind("order_id", e.order_id),
+                from_status=_bind("from_status", e.from_status),
+                to_status=_bind("to_status", e.to_status),
+                at=_bind("at", e.at),
+                detail=_bind("detail", e.detail),
+            ),
+            dialect,
+        )
+        self._insert_fill = _Raw(
+            sa.insert(FILLS).values(
+                order_id=_bind("order_id", f.order_id),
+                client_order_id=_bind("cid", f.client_order_id),
+                venue_fill_id=_bind("venue_fill_id", f.venue_fill_id),
+                quantity=_bind("quantity", f.quantity),
+                price=_bind("price", f.price),
+                fee=_bind("fee", f.fee),
+                fee_currency=_bind("fee_currency", f.fee_currency),
+                ts=_bind("ts", f.ts),
+            ),
+            dialect,
+        )
+        self._update_status = _Raw(
+            sa.update(ORDERS)
+            .where(o.id == sa.bindparam("oid", type_=o.id.type))
+            .values(
+                status=_bind("b_status", o.status),
+                updated_at=_bind("b_at", o.updated_at),
+                venue_order_id=sa.func.coalesce(
+                    _bind("b_venue", o.venue_order_id), o.venue_order_id
+                ),
+                reason=sa.func.coalesce(_bind("b_reason", o.reason), o.reason),
+            ),
+            dialect,
+        )
+        self._update_fill = _Raw(
+            sa.update(ORDERS)
+            .where(o.id == sa.bindparam("oid", type_=o.id.type))
+            .values(
+                filled_quantity=_bind("b_filled", o.filled_quantity),
+                avg_fill_price=_bind("b_avg", o.avg_fill_price),
+                updated_at=_bind("b_at", o.updated_at),
+                status=sa.func.coalesce(_bind("b_status", o.status), o.status),
+            ),
+            dialect,
+        )
+        self._conn: Any = db.engine.raw_connection()
+        self._sync = "FULL"  # what the pool's connect hook set
+
+    def _synchronous(self, level: Literal["FULL", "NORMAL"]) -> None:
+        # Per connection and only outside a transaction; cheap (no I/O).
+        if self._sync != level:
+            cursor = self._conn.cursor()
+            try:
+                cursor.execute(_SYNCHRONOUS_PRAGMAS[level])
+            finally:
+                cursor.close()
+            self._sync = level
+
+    def close(self) -> None:
+        """Give the connection back to the pool."""
+        self._conn.close()
+
+    def _begin(self) -> Any:
+        cursor = self._conn.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        return cursor
+
+    def _finish(self, cursor: Any, ok: bool) -> None:
+        try:
+            cursor.execute("COMMIT" if ok else "ROLLBACK")
+        finally:
+            cursor.close()
+
+    def record_intent(self, row: dict[str, Any], detail: str | None) -> int:
+        """Insert the order and its creation event; one committed transaction."""
+        values = dict(row, venue_order_id=None, reason=None)
+        cursor = None
+        try:
+            self._synchronous("FULL")  # the intent must survive a power loss too
+            cursor = self._begin()
+            cursor.execute(self._insert_order.sql, self._insert_order.params(values))
+            order_id = int(cursor.lastrowid)
+            cursor.execute(
+                self._insert_event.sql,
+                self._insert_event.params(
+                    {
+                        "order_id": order_id,
+                        "from_status": None,
+                        "to_status": INITIAL_STATUS,
+                        "at": row["created_at"],
+                        "detail": detail,
+                    }
+                ),
+            )
+            self._finish(cursor, True)
+            return order_id
+        except sqlite3.Error as exc:
+            if cursor is not None:
+                self._rollback(cursor)
+            cid = row["client_order_id"]
+            raise PersistenceError(f"order {cid}: recording the intent failed: {exc}") from exc
+
+    def _rollback(self, cursor: Any) -> None:
+        # no transaction left to roll back means nothing was written
+        with contextlib.suppress(sqlite3.Error):
+            self._finish(cursor, False)
+
+    def write_batch(self, ops: Sequence[JournalOp]) -> None:
+        """All ops in one transaction; rolled back and raised as ``PersistenceError`` on error."""
+        try:
+            self._synchronous("NORMAL")  # see the module docstring
+            cursor = self._begin()
+        except sqlite3.Error as exc:
+            raise PersistenceError(f"journal group commit could not start: {exc}") from exc
+        cid, method = "?", "?"
+        try:
+            for method, cid, kwargs in ops:
+                if method == "transition":
+                    self._transition(cursor, cid, **kwargs)
+                elif method == "add_fill":
+                    self._add_fill(cursor, cid, **kwargs)
+                else:
+                    raise ValueError(f"order {cid}: unknown journal operation {method!r}")
+        except (sqlite3.Error, PersistenceError, ValueError, TypeError) as exc:
+            self._rollback(cursor)
+            if isinstance(exc, PersistenceError):
+                raise
+            raise PersistenceError(f"order {cid}: journal {method} failed: {exc}") from exc
+        except BaseException:
+            self._rollback(cursor)
+            raise
+        try:
+            self._finish(cursor, True)
+        except sqlite3.Error as exc:
+            raise PersistenceError(
+                f"journal group commit of {len(ops)} writes failed: {exc}"
+            ) from exc
+
+    def _order(self, cursor: Any, cid: str) -> tuple[int, str, Decimal, Decimal | None]:
+        cursor.execute(
+            "SELECT id, status, filled_quantity, avg_fill_price FROM orders "
+            "WHERE client_order_id = ?",
+            (cid,),
+        )
+        row = cursor.fetchone()
+        if row is None:
+            raise PersistenceError(
+                f"order {cid}: not recorded",
+                hint="record_intent() must store an order before it changes",
+            )
+        avg = None if row[3] is None else to_money(row[3])
+        return int(row[0]), str(row[1]), to_money(row[2]), avg
+
+    def _event(
+        self, cursor: Any, order_id: int, old: str, new: str, at: datetime, detail: str | None
+    ) -> None:
+        values = {"order_id": order_id, "from_status": old, "to_status": new, "at": at}
+        values["detail"] = detail
+        cursor.execute(self._insert_event.sql, self._insert_event.params(values))
+
+    def _transition(
+        self,
+        cursor: Any,
+        cid: str,
+        *,
+        to_status: str,
+        at: datetime | None = None,
+        detail: str | None = None,
+        venue_order_id: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        check_text(to_status, "order status", 24)
+        moment = aware(at, f"order {cid}")
+        order_id, status, _, _ = self._order(cursor, cid)
+        values = {
+            "oid": order_id,
+            "b_status": to_status,
+            "b_at": moment,
+            "b_venue": venue_order_id,
+            "b_reason": reason,
+        }
+        cursor.execute(self._update_status.sql, self._update_status.params(values))
+        self._event(cursor, order_id, status, to_status, moment, detail)
+
+    def _add_fill(
+        self,
+        cursor: Any,
+        cid: str,
+        *,
+        quantity: Decimal | int | str,
+        price: Decimal | int | str,
+        fee: Decimal | int | str = 0,
+        fee_currency: str | None = None,
+        venue_fill_id: str | None = None,
+        ts: datetime | None = None,
+        to_status: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        amount, fill_price, fee_amount, moment = check_fill(cid, quantity, price, fee, ts)
+        order_id, status, filled, avg = self._order(cursor, cid)
+        if venue_fill_id is not None:
+            cursor.execute(
+                "SELECT 1 FROM fills WHERE order_id = ? AND venue_fill_id = ?",
+                (order_id, venue_fill_id),
+            )
+            if cursor.fetchone() is not None:
+                return  # already stored: the duplicate changes nothing
+        fill = {
+            "order_id": order_id,
+            "cid": cid,
+            "venue_fill_id": venue_fill_id,
+            "quantity": amount,
+            "price": fill_price,
+            "fee": fee_amount,
+            "fee_currency": fee_currency,
+            "ts": moment,
+        }
+        cursor.execute(self._insert_fill.sql, self._insert_fill.params(fill))
+        values = {
+            "oid": order_id,
+            "b_filled": to_money(filled + amount),
+            "b_avg": average_price(avg, filled, fill_price, amount),
+            "b_at": moment,
+            "b_status": to_status,
+        }
+        cursor.execute(self._update_fill.sql, self._update_fill.params(values))
+        if to_status is not None:
+            self._event(cursor, order_id, status, to_status, moment, detail)
