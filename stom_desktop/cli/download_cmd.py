@@ -23,8 +23,10 @@ def _parse_day(value: str, option: str) -> datetime:
 
 
 def download(
-    exchange: str = typer.Option("binance", "--exchange", "-e", help="binance | upbit"),
-    symbol: str = typer.Option(..., "--symbol", "-s", help="ccxt symbol, e.g. BTC/USDT"),
+    exchange: str = typer.Option(
+        "binance", "--exchange", "-e", help="binance | binanceusdm | upbit"
+    ),
+    symbol: str = typer.Option(..., "--symbol", "-s", help="ccxt symbol: BTC/USDT, BTC/USDT:USDT"),
     timeframe: str = typer.Option("1m", "--timeframe", "-t", help="1m, 5m, 1h, 1d ..."),
     since: str = typer.Option(..., "--since", help="first day (UTC unless an offset is given)"),
     until: str | None = typer.Option(None, "--until", help="end, exclusive (default: now)"),

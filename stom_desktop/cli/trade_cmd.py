@@ -32,10 +32,10 @@ from stom_desktop.cli.trade_view import (
     print_daily,
     print_session_report,
 )
-from stom_desktop.core.errors import ConfigurationError
+from stom_desktop.core.errors import ConfigurationError, StomError
 from stom_desktop.engine.strategy_runner import IntendedOrderEvent
 from stom_desktop.services.strategy_service import parse_param_pairs
-from stom_desktop.services.trading_service import TradingService
+from stom_desktop.services.trading_service import TradingService, TradingSnapshot
 from stom_desktop.services.trading_spec import MANUAL_STRATEGY, SessionReport, SessionSpec
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -102,14 +102,17 @@ def run_foreground(
             if live and out.is_terminal:
                 with Live(console=out, refresh_per_second=4, transient=False) as view:
                     while not _done(service, session_id, stop, deadline):
-                        view.update(dashboard(service.snapshot(), tz))
+                        if (snap := _snapshot(service)) is not None:
+                            view.update(dashboard(snap, tz))
                         stop.wait(0.25)
-                    view.update(dashboard(service.snapshot(), tz))
+                    if (snap := _snapshot(service)) is not None:
+                        view.update(dashboard(snap, tz))
             else:
                 seen = 0
                 while True:
                     done = _done(service, session_id, stop, deadline)
-                    fills = sorted(service.snapshot().fills, key=lambda f: f.ts)
+                    snap = _snapshot(service)
+                    fills = [] if snap is None else sorted(snap.fills, key=lambda f: f.ts)
                     for fill in fills[seen:]:
                         out.print(fill_line(fill, tz), highlight=False)
                     seen = max(seen, len(fills))
@@ -121,6 +124,16 @@ def run_foreground(
     if interrupted or stop.is_set():
         err.print("[yellow]stopping the session[/]")
     return service.stop_session(session_id, liquidate=liquidate)
+
+
+def _snapshot(service: TradingService) -> TradingSnapshot | None:
+    """What the view shows, or None while an engine is busy (e.g. a venue call that is
+    waiting for its timeout): the display skips a refresh, the session goes on."""
+    try:
+        return service.snapshot()
+    except StomError as exc:
+        err.print(f"[yellow]display not refreshed[/]: {exc}", highlight=False)
+        return None
 
 
 def _done(
@@ -151,13 +164,23 @@ def trade(
     live_table: bool = typer.Option(True, "--live/--no-live", help="live table on a terminal"),
     liquidate: bool = typer.Option(False, "--liquidate", help="flatten positions when stopping"),
     exchange: str | None = typer.Option(
-        None, "--exchange", help="binance | upbit: trade (live) or watch (dry run) a real venue"
+        None,
+        "--exchange",
+        help="binance | binanceusdm (USDT-M futures, symbols like BTC/USDT:USDT) | upbit: "
+        "trade (live) or watch (dry run) a real venue",
     ),
     account: str | None = typer.Option(
         None, "--account", help="account in Settings -> Accounts (default: live.account)"
     ),
     real_money: bool = typer.Option(
         False, "--i-understand-real-money", help="confirm that --mode live sends real orders"
+    ),
+    on_venue_mismatch: str | None = typer.Option(
+        None,
+        "--on-venue-mismatch",
+        help="live: when the venue's balances/orders differ from the journal at start: "
+        "halt (default: live.on_venue_mismatch) | report (start beside it) | adopt "
+        "(start holding what the venue holds)",
     ),
 ) -> None:
     """Run a strategy: paper on the simulator, or on a real venue with --exchange.
@@ -182,6 +205,7 @@ def trade(
         market_duration_s=parse_duration(market_duration, "--market-duration"),
         exchange=exchange,
         account=account,
+        venue_mismatch=on_venue_mismatch,
     )
     run_and_report(spec, parse_duration(duration), live_table, liquidate)
 

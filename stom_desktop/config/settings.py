@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,6 +25,8 @@ from pydantic_settings import (
 
 from stom_desktop.config.paths import AppPaths, app_paths
 from stom_desktop.core.errors import ConfigurationError
+
+_CHAT_ID = re.compile(r"^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$")
 
 
 class BacktestDefaults(BaseModel):
@@ -65,10 +68,17 @@ class LiveSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     account: str | None = Field(None, description="account name in Settings -> Accounts")
-    exchange: Literal["binance", "upbit"] = "binance"
+    exchange: Literal["binance", "binanceusdm", "upbit"] = "binance"  # usdm: USDT-M futures
     per_order_notional_cap: float = Field(1_000.0, gt=0)
     per_day_notional_cap: float = Field(10_000.0, gt=0)
     poll_interval_s: float = Field(2.0, gt=0, le=3600)
+    #: Market data: the venue's websocket (REST polling every ``poll_interval_s`` while it
+    #: is down) or REST polling only.
+    feed: Literal["websocket", "rest"] = "websocket"
+    #: At a live start the venue's balances and open orders are compared with the journal:
+    #: on a difference, ``halt`` refuses to start, ``report`` starts beside it (untouched),
+    #: ``adopt`` starts holding what the venue holds (services/venue_reconcile.py).
+    on_venue_mismatch: Literal["halt", "report", "adopt"] = "halt"
 
     @field_validator("per_day_notional_cap")
     @classmethod
@@ -82,13 +92,55 @@ class LiveSettings(BaseModel):
 
 
 class NotificationSettings(BaseModel):
-    """Which events show a desktop notification."""
+    """Which events notify: on the desktop (tray) and, when ``telegram`` is on, on Telegram.
+
+    The tray switches (``fills``, ``errors``, ``daily_report``) and the Telegram ones
+    (``telegram_*``) are separate: a phone usually wants fewer messages than the desktop.
+    The bot token is a secret and lives only in the keyring (entry ``telegram:bot_token``),
+    never here. The chat id is not a secret (it only says where to send; without the token
+    it grants nothing), so it is a plain setting: visible in ``stom config show`` and
+    settable by ``STOM_NOTIFICATIONS__TELEGRAM_CHAT_ID`` on a headless server.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     fills: bool = True
     errors: bool = True
     daily_report: bool = True
+    telegram: bool = Field(False, description="send notifications to Telegram")
+    telegram_fills: bool = True
+    telegram_errors: bool = True
+    telegram_daily_report: bool = True
+    telegram_chat_id: str | None = Field(
+        None, description="numeric chat id (groups: -100...) or @channel name"
+    )
+    telegram_api_url: str = Field(
+        "https://api.telegram.org", description="Bot API server (a self-hosted one works)"
+    )
+
+    @field_validator("telegram_chat_id", mode="before")
+    @classmethod
+    def _chat_id(cls, value: Any) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            raise ValueError("expected a chat id, not true/false")
+        text = str(value).strip()  # `stom config set` parses -100123 as a JSON number
+        if text == "":
+            return None
+        if not _CHAT_ID.match(text):
+            raise ValueError(
+                f"{text!r} is not a Telegram chat id: use the number (e.g. 123456789, "
+                "groups -100...) or an @channel name"
+            )
+        return text
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/")
 
 
 class Settings(BaseSettings):

@@ -39,6 +39,7 @@ from stom_desktop.engine.order_manager import OrderManager
 from stom_desktop.engine.recovery import JournalHistory
 from stom_desktop.engine.risk import RiskManager, SessionRiskOptions
 from stom_desktop.engine.strategy_runner import IntendedOrderEvent
+from stom_desktop.engine.venue_orders import VenueOrderManager
 from stom_desktop.persistence import Database, SessionRepository
 from stom_desktop.persistence.repositories.recordings import RecordingRepository
 from stom_desktop.persistence.repositories.risk_events import RiskEventRepository
@@ -160,7 +161,9 @@ class SessionRuntime:
             self.risk.set_session_options(self.sid, SessionRiskOptions(timezone=settings.timezone))
             if halted_reason is not None:
                 self.risk.engage_kill_switch(halted_reason)
-            self.order_manager = OrderManager(
+            # A real venue: exits sized by the venue's balances, orphans swept (venue_orders).
+            venue_kw: dict[str, Any] = {} if live_broker is None else {"symbols": spec.symbols}
+            self.order_manager = (OrderManager if live_broker is None else VenueOrderManager)(
                 live_broker if live_broker is not None else self.broker,  # type: ignore[arg-type]
                 SessionJournal(journal, db_id),
                 self.clock,
@@ -169,6 +172,7 @@ class SessionRuntime:
                 risk=self.risk,
                 price_source=self.price_decimal,
                 journal_writes="async",  # intents sync; changes group-committed off-thread
+                **venue_kw,
             )
         self.engine = Engine(
             clock=self.clock,
@@ -370,5 +374,5 @@ def check_mode(spec: SessionSpec) -> None:
             "live trading needs an exchange and an account with API keys",
             key="account" if spec.exchange is not None else "exchange",
             hint="add the keys in Settings -> Accounts, then set live.account "
-            "(or pass --account) and --exchange binance|upbit",
+            "(or pass --account) and --exchange binance|binanceusdm|upbit",
         )

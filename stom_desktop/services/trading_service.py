@@ -49,6 +49,7 @@ from stom_desktop.engine import EventBus, OrderRequest, PlaceResult
 from stom_desktop.engine.recovery import fill_from_stored, recover
 from stom_desktop.persistence import Database, SessionRecord, SessionRepository
 from stom_desktop.persistence.repositories.recordings import RecordingInfo, RecordingRepository
+from stom_desktop.persistence.repositories.risk_events import RiskEventRepository
 from stom_desktop.services.account_service import AccountService
 from stom_desktop.services.strategy_service import StrategyService
 from stom_desktop.services.trading_journal import SessionJournal, order_journal
@@ -75,11 +76,13 @@ from stom_desktop.services.trading_spec import (
     SessionReport,
     SessionSpec,
     SessionStatus,
+    account_exchange,
 )
 from stom_desktop.strategy import Strategy
 
 if TYPE_CHECKING:  # ccxt (~60 MB) loads only when a live session starts
     from stom_desktop.services.trading_live import ExchangeFactory, LiveVenue
+    from stom_desktop.services.venue_kill import VenueKillReport
 
 log = logging.getLogger(__name__)
 #: Stored statuses of a session that has not ended.
@@ -152,14 +155,17 @@ class TradingService:
         check_mode(spec)
         strategy = self._strategy(spec)
         venue = self._venue(spec) if spec.exchange is not None else None
+        if venue is not None:  # live: the account against the journal, cash from the venue
+            spec = venue.reconcile_start(spec, self._journal, self._repo.list(limit=10_000))
+        config = {"spec": spec.to_dict(), "pid": os.getpid(), "host": socket.gethostname()}
+        if venue is not None and venue.start is not None:
+            config["venue_reconciliation"] = venue.start.report.to_dict()
         record = self._repo.create(
-            spec.name,
-            spec.strategy,
-            spec.mode,
-            list(spec.symbols),
-            config={"spec": spec.to_dict(), "pid": os.getpid(), "host": socket.gethostname()},
+            spec.name, spec.strategy, spec.mode, list(spec.symbols), config=config
         )
         try:
+            if venue is not None:  # reported in every case; raises when the policy halts
+                venue.announce(record.id, RiskEventRepository(self._db).record, self.events.publish)
             runtime = SessionRuntime(
                 spec,
                 record.id,
@@ -171,6 +177,8 @@ class TradingService:
                 halted_reason=self._halt_reason,
                 venue=venue,
             )
+            if venue is not None:
+                venue.adopt_into(runtime)
             runtime.start()
         except Exception as exc:
             self._repo.set_status(record.id, "error", error=f"could not start: {exc}")
@@ -331,8 +339,15 @@ class TradingService:
                 results += runtime.call(lambda rt=runtime: self._flatten(rt))  # type: ignore[misc]
         return results
 
-    def kill_switch(self, engage: bool, reason: str = "manual kill switch") -> None:
-        """Engage: refuse new orders, cancel all, flatten all (every session); or release."""
+    def kill_switch(
+        self, engage: bool, reason: str = "manual kill switch"
+    ) -> list[VenueKillReport]:
+        """Engage: refuse new orders, cancel all, flatten all (every session); or release.
+
+        Live sessions are swept and flattened at the venue and then verified there; their
+        reports come back (also logged and stored as risk events).
+        """
+        reports = []
         with self._lock:
             self._halt_reason = reason if engage else None
             runtimes = [rt for rt in self._runtimes.values() if not rt.stopped]
@@ -340,10 +355,13 @@ class TradingService:
             om = runtime.order_manager
             if om is None:
                 continue
-            if engage:
+            if engage and runtime.venue is not None and runtime.venue.broker is not None:
+                reports.append(runtime.venue.kill_switch(runtime, reason))
+            elif engage:
                 runtime.call(lambda om=om: om.engage_kill_switch(reason))  # type: ignore[misc]
             else:
                 runtime.call(om.release_kill_switch)
+        return [r for r in reports if r is not None]
 
     def last_price(self, symbol: str, session_id: int | None = None) -> Decimal | None:
         """The last price of ``symbol`` in the session trading it (None before the first)."""
@@ -442,7 +460,8 @@ class TradingService:
                 key=f"accounts.{name}",
                 hint="add the account's key and secret in Settings -> Accounts",
             ) from None
-        if creds.exchange and creds.exchange != spec.exchange:
+        # A Binance account's keys also trade its USDT-M futures (account_exchange).
+        if creds.exchange and account_exchange(creds.exchange) != account_exchange(spec.exchange):
             raise ConfigurationError(
                 f"account {name!r} is for {creds.exchange}, not {spec.exchange}",
                 key=f"accounts.{name}",
@@ -633,11 +652,14 @@ class TradingService:
         orders = {o.client_order_id: o for o in self._journal.orders(record.id)}
         fills = [
             fill_from_stored(
-                row, orders[row.client_order_id].symbol, orders[row.client_order_id].side, "KRW"
+                row,
+                orders[row.client_order_id].symbol,
+                orders[row.client_order_id].side,
+                _currency(record),
             )
             for row in self._journal.all_fills(record.id)
         ]
-        return Portfolio.rebuild(_initial_cash(record), fills)
+        return Portfolio.rebuild(_initial_cash(record), fills, currency=_currency(record))
 
     def _live_broker(self, record: SessionRecord) -> Broker | None:
         """A broker on the venue of an interrupted *live* session (None: a paper one)."""
@@ -666,6 +688,7 @@ class TradingService:
             SessionJournal(self._journal, record.id),
             clock=clock,
             initial_cash={sid: _initial_cash(record)},
+            currency=_currency(record),  # a live session's books are in its quote currency
         )
         positions = dict(report.positions.get(sid, {}))
         cash = report.cash.get(sid, _initial_cash(record))
@@ -692,6 +715,14 @@ def _initial_cash(record: SessionRecord) -> Decimal:
     if isinstance(spec, dict) and "initial_cash" in spec:
         return Decimal(str(spec["initial_cash"]))
     return DEFAULT_CASH
+
+
+def _currency(record: SessionRecord) -> str:
+    """The books' currency of a stored session: a venue session's quote, else KRW (paper)."""
+    spec = record.config.get("spec") if isinstance(record.config, dict) else None
+    if isinstance(spec, dict) and spec.get("exchange") and spec.get("symbols"):
+        return str(spec["symbols"][0]).split("/")[-1].split(":")[0]
+    return "KRW"
 
 
 def _owned_by_live_process(record: SessionRecord) -> bool:

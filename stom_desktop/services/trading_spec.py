@@ -13,8 +13,11 @@ from stom_desktop.core.errors import ConfigurationError
 
 MODES = ("paper", "live", "dry_run")
 FEEDS = ("simulator", "replay", "venue")
-#: Venues a live (or live-priced dry-run) session can trade on.
-EXCHANGES = ("binance", "upbit")
+#: Venues a live (or live-priced dry-run) session can trade on: Binance spot, Binance
+#: USDT-M futures (ccxt's ``binanceusdm``; symbols like ``BTC/USDT:USDT``), Upbit KRW.
+EXCHANGES = ("binance", "binanceusdm", "upbit")
+#: Venues traded with another venue's API keys (one Binance key serves spot and futures).
+_ACCOUNT_EXCHANGE = {"binanceusdm": "binance"}
 #: Strategy name of the built-in strategy that never signals (manual orders only).
 MANUAL_STRATEGY = "manual"
 
@@ -29,9 +32,11 @@ class SessionSpec:
     ``min(1 / len(symbols), risk.max_position_pct) * 0.95`` so that the risk limits
     accept a full book). ``start_ms`` is the simulator's first market time (None: now,
     floored to the minute). ``recording`` names the recording a ``replay`` feed plays.
-    ``exchange`` (binance | upbit) switches the session onto a real venue: its REST
+    ``exchange`` (binance | binanceusdm | upbit) switches the session onto a real venue
+    (``binanceusdm`` = USDT-M perpetual futures, symbols ``BASE/USDT:USDT``): its REST
     quotes feed the engine (``feed`` becomes ``venue``), live mode sends orders there with
     the keys of ``account`` (Settings -> Accounts), a dry run only shows what it would send.
+    ``venue_mismatch`` overrides ``live.on_venue_mismatch`` for this session.
     """
 
     name: str
@@ -51,6 +56,7 @@ class SessionSpec:
     start_ms: int | None = None
     exchange: str | None = None
     account: str | None = None
+    venue_mismatch: str | None = None  # halt | report | adopt; None: live.on_venue_mismatch
 
     def __post_init__(self) -> None:
         symbols = tuple(s.strip() for s in self.symbols if s.strip())
@@ -77,11 +83,16 @@ class SessionSpec:
                 )
             if self.feed == "replay":
                 raise ConfigurationError("a replay cannot run on an exchange", key="feed")
+            _check_symbol_kind(self.exchange, symbols)
             object.__setattr__(self, "feed", "venue")
         if self.feed == "venue" and self.exchange is None:
             raise ConfigurationError("the venue feed needs an exchange", key="feed")
         if self.feed == "replay" and not self.recording:
             raise ConfigurationError("a replay session needs a recording id", key="recording")
+        if self.venue_mismatch not in (None, "halt", "report", "adopt"):
+            raise ConfigurationError(
+                f"unknown {self.venue_mismatch!r}; use halt, report or adopt", key="venue_mismatch"
+            )
         timeframe_seconds(self.timeframe)  # raises naming the value
         if not (isinstance(self.speed, int | float) and self.speed >= 0):
             raise ConfigurationError(
@@ -125,6 +136,30 @@ class SessionSpec:
         if "initial_cash" in values:
             values["initial_cash"] = Decimal(str(values["initial_cash"]))
         return cls(**values)
+
+
+def account_exchange(exchange: str | None) -> str | None:
+    """The exchange whose API keys trade ``exchange`` (``binanceusdm`` -> ``binance``)."""
+    return None if exchange is None else _ACCOUNT_EXCHANGE.get(exchange, exchange)
+
+
+def _check_symbol_kind(exchange: str, symbols: tuple[str, ...]) -> None:
+    """Futures symbols (``BTC/USDT:USDT``) only on ``binanceusdm``, spot ones elsewhere."""
+    futures = exchange == "binanceusdm"
+    wrong = [s for s in symbols if (":" in s) != futures]
+    if not wrong:
+        return
+    if futures:
+        raise ConfigurationError(
+            f"binanceusdm trades USDT-M perpetual futures; {', '.join(wrong)} is not one",
+            key="symbols",
+            hint="write futures symbols as BASE/USDT:USDT, e.g. BTC/USDT:USDT",
+        )
+    raise ConfigurationError(
+        f"{', '.join(wrong)} is a futures symbol; {exchange} trades spot",
+        key="symbols",
+        hint="use --exchange binanceusdm for USDT-M futures, or a spot symbol like BTC/USDT",
+    )
 
 
 @dataclass(frozen=True, slots=True)

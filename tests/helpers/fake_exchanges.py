@@ -63,6 +63,9 @@ class Fault:
     delay_s: float = 0.0
     process: bool = False  # apply the request first, then stall/answer with the fault
     headers: dict[str, str] = field(default_factory=dict)
+    # With ``process``: after the delay send the venue's real answer, not status/body
+    # (a slow venue: the order is taken, the client waits for the answer).
+    answer: bool = False
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -81,6 +84,8 @@ class FakeVenue:
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.api_key = API_KEY
         self.secret = SECRET
+        #: Added to every answer, e.g. ``{"X-MBX-USED-WEIGHT-1M": "5000"}``.
+        self.response_headers: dict[str, str] = {}
 
     @property
     def base_url(self) -> str:
@@ -114,13 +119,19 @@ class FakeVenue:
                 fault = queue.pop(0) if queue else None
             if fault is None:
                 return fn(request, params)
-            if fault.process:
-                fn(request, params)
+            real = fn(request, params) if fault.process else None
             if fault.delay_s:
                 time.sleep(fault.delay_s)
+            if fault.answer and real is not None:
+                return real
             return _json(fault.body, fault.status, fault.headers)
 
-        self.server.expect_request(path, method=method).respond_with_handler(handler)
+        def stamped(request: Request) -> Response:
+            response = handler(request)
+            response.headers.update(self.response_headers)
+            return response
+
+        self.server.expect_request(path, method=method).respond_with_handler(stamped)
 
 
 # -- Binance ----------------------------------------------------------------------------
@@ -148,6 +159,10 @@ class FakeBinance(FakeVenue):
         self.by_client: dict[str, int] = {}
         self.trades: list[dict[str, Any]] = []
         self.balances = {"USDT": Decimal(100_000), "BTC": Decimal(2), "ETH": Decimal(10)}
+        self.rate_limits: list[dict[str, Any]] = [
+            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+             "limit": 6000},
+        ]  # fmt: skip
         self.last_price = {"BTCUSDT": Decimal("30000.00"), "ETHUSDT": Decimal("2000.00")}
         self.kline_end_ms: int = 1_704_067_200_000 + 1500 * 60_000  # "now" for klines
         self._ids = itertools.count(1000)
@@ -241,7 +256,7 @@ class FakeBinance(FakeVenue):
             {
                 "timezone": "UTC",
                 "serverTime": int(time.time() * 1000),
-                "rateLimits": [],
+                "rateLimits": self.rate_limits,
                 "exchangeFilters": [],
                 "symbols": symbols,
             }

@@ -1,4 +1,4 @@
-"""CcxtBroker: the ``Broker`` port on a real venue (Binance spot, Upbit KRW) through ccxt.
+"""CcxtBroker: the ``Broker`` port on a real venue (Binance spot/USDT-M, Upbit KRW) via ccxt.
 
 * Every order carries the engine's client order id to the venue (Binance
   ``newClientOrderId``, Upbit ``identifier``) and is looked up by it, so an order whose
@@ -20,6 +20,11 @@
   open orders are read, new trades reported once each (deduplicated by venue trade id),
   then terminal states. Nothing calls the listener from ``submit``/``cancel``/``amend``.
 
+Binance USDT-M futures (``binanceusdm``): orders tagged as closing (``exit:*``,
+``flatten``, ``kill_switch``...; ``ccxt_futures.is_closing``) are sent reduce-only;
+:meth:`positions` gives the venue's signed positions, :meth:`futures_settings` the
+account's leverage/margin/position mode (read, never changed).
+
 Binance lookups need the symbol: pass the session's ``symbols`` so an order the broker
 has not seen in this process (after a restart) can still be found.
 Upbit market *buys* are priced in KRW: they need ``price_source`` (a reference price per
@@ -40,6 +45,10 @@ import ccxt
 
 from stom_desktop.adapters.brokers.ccxt_caps import NotionalCaps
 from stom_desktop.adapters.brokers.ccxt_errors import RetryPolicy, VenueCaller
+from stom_desktop.adapters.brokers.ccxt_futures import (
+    FuturesAccountSettings,
+    read_account_settings,
+)
 from stom_desktop.adapters.brokers.ccxt_markets import check_order, rules_from_market
 from stom_desktop.adapters.brokers.ccxt_venues import (
     CcxtOrder,
@@ -53,6 +62,7 @@ from stom_desktop.adapters.brokers.ccxt_venues import (
     ts_of,
     type_of,
 )
+from stom_desktop.adapters.brokers.ccxt_weight import WeightGovernor, minute_weight_limit
 from stom_desktop.core.enums import Side
 from stom_desktop.core.errors import BrokerError, OrderRejected, TemporaryBrokerError
 from stom_desktop.core.fills import Fill
@@ -63,6 +73,15 @@ from stom_desktop.core.ports import ExecutionListener
 
 log = logging.getLogger(__name__)
 _ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class VenueBalance:
+    """One currency at the venue: ``free`` to trade, ``used`` locked in open orders."""
+
+    free: Decimal
+    used: Decimal
+    total: Decimal
 
 
 @dataclass
@@ -82,6 +101,7 @@ class _Tracked:
     closed_trades: list[CcxtOrder] = field(default_factory=list)
     status: OrderStatus = OrderStatus.NEW  # last status reported to the listener
     filled_seen: Decimal = _ZERO
+    tag: str | None = None  # the engine's tag: futures send closing tags reduce-only
 
     @property
     def current(self) -> str:
@@ -105,12 +125,13 @@ class CcxtBroker:
         cancel_confirm_interval_s: float = 0.2,
         own_prefix: str = "stom",
         caps: NotionalCaps | None = None,
+        weights: WeightGovernor | None = None,
     ) -> None:
         self._ex = exchange
         self.exchange_id = exchange_id
         self._dialect = VenueDialect(exchange_id)
         self._caller = VenueCaller(
-            exchange_id, exchange, policy=policy, sleep=sleep, monotonic=monotonic
+            exchange_id, exchange, policy=policy, sleep=sleep, monotonic=monotonic, weights=weights
         )
         self._sleep = sleep
         self._symbols = list(symbols)
@@ -137,6 +158,15 @@ class CcxtBroker:
         if not self._markets_loaded:
             self._caller.read("load_markets", self._ex.load_markets)
             self._markets_loaded = True
+            # The answer was exchangeInfo (Binance): take its request-weight limit.
+            limit = minute_weight_limit(getattr(self._ex, "last_http_response", None))
+            if limit is not None:
+                self._caller.weights.set_limit(limit)
+
+    @property
+    def own_prefix(self) -> str:
+        """The client-order-id prefix that marks an order as ours."""
+        return self._prefix
 
     def rules(self, symbol: str) -> CryptoRules:
         """The venue's trading rules for ``symbol`` from its market info."""
@@ -148,6 +178,12 @@ class CcxtBroker:
                 raise OrderRejected(
                     f"{self.exchange_id} has no market {symbol!r}", rule="venue.market"
                 ) from None
+            if market.get("symbol") != symbol:  # ccxt resolves BTC/USDT to BTC/USDT:USDT
+                raise OrderRejected(
+                    f"{self.exchange_id} has no market {symbol!r} "
+                    f"(did you mean {market.get('symbol')!r}?)",
+                    rule="venue.market",
+                )
             self._rules[symbol] = rules_from_market(self.exchange_id, market)
         return self._rules[symbol]
 
@@ -174,6 +210,7 @@ class CcxtBroker:
             order.price,
             order.created_at,
             [cid],
+            tag=order.tag,
         )
         self._orders[cid] = tracked
         return self._place(tracked, cid, order.quantity, order.price)
@@ -211,6 +248,7 @@ class CcxtBroker:
             created_at=tracked.created_at,
             order_type=tracked.order_type,
             price=new_px,
+            tag=tracked.tag,
         )
         check_order(self.rules(tracked.symbol), trial)
         venue_cid = amended_client_id(client_order_id, len(tracked.generations))
@@ -262,6 +300,55 @@ class CcxtBroker:
         free = raw.get("free") or {}
         return {str(k): d for k, v in free.items() if (d := dec(v)) is not None}
 
+    def account_balances(self) -> dict[str, VenueBalance]:
+        """Free, locked (in open orders) and total balance per currency, non-zero only."""
+        raw = self._caller.read("fetch_balance", self._ex.fetch_balance)
+        free, used, total = (raw.get(k) or {} for k in ("free", "used", "total"))
+        out = {}
+        for asset in set(free) | set(used) | set(total):
+            f, u = dec(free.get(asset)) or _ZERO, dec(used.get(asset)) or _ZERO
+            t = dec(total.get(asset))
+            line = VenueBalance(f, u, f + u if t is None else t)
+            if line.total != 0 or line.free != 0:
+                out[str(asset)] = line
+        return out
+
+    def ticker_price(self, symbol: str) -> Decimal | None:
+        """The venue's last traded price of ``symbol`` (None when it has none)."""
+        ticker = self._caller.read("fetch_ticker", lambda: self._ex.fetch_ticker(symbol))
+        return dec(ticker.get("last") or ticker.get("close"))
+
+    # -- positions (futures helper; for reconciliation and flattening) -----------------
+    def positions(self, symbols: Sequence[str] | None = None) -> dict[str, Decimal]:
+        """The venue's signed position per symbol: long > 0, short < 0, flat absent.
+
+        ``symbols`` defaults to the session's. **Account-wide**, not per session: a
+        position opened by hand or by another program shows up too.
+
+        * Binance USDT-M: ``fetch_positions`` (``/fapi/v3/positionRisk``), the exact
+          ``positionAmt`` in contracts of 1 base unit (``BTC/USDT:USDT`` -> BTC).
+        * Spot venues (Binance, Upbit): the wallet's *total* (free + locked) of each
+          symbol's base asset, never negative; it includes coins held before the session,
+          so never flatten a spot wallet from it without comparing to the journal.
+
+        Read with retries like any read; raises ``TemporaryBrokerError`` when the venue
+        stays unavailable.
+        """
+        wanted = list(self._symbols if symbols is None else symbols)
+        self.load_markets()
+        return self._caller.read(
+            "fetch_positions", partial(self._dialect.positions, self._ex, wanted)
+        )
+
+    def futures_settings(self, symbols: Sequence[str] | None = None) -> FuturesAccountSettings:
+        """Leverage, margin mode and position mode of a USDT-M account (read only)."""
+        if not self._dialect.is_futures:
+            raise BrokerError(f"{self.exchange_id} has no futures account settings")
+        wanted = list(self._symbols if symbols is None else symbols)
+        return self._caller.read(
+            "account settings", partial(read_account_settings, self._ex, wanted)
+        )
+
     # -- polling -----------------------------------------------------------------------
     def poll(self) -> int:
         """Read every open order, report new fills and status changes; returns events sent.
@@ -310,7 +397,9 @@ class CcxtBroker:
     # -- internals ---------------------------------------------------------------------
     def _place(self, tracked: _Tracked, venue_cid: str, qty: Decimal, px: Decimal | None) -> str:
         cid = tracked.cid
-        params = self._dialect.create_params(venue_cid)
+        params = self._dialect.create_params(
+            venue_cid, reduce_only=self._dialect.reduce_only(tracked.tag)
+        )
         kind = "market" if tracked.order_type is OrderType.MARKET else "limit"
         if tracked.order_type not in (OrderType.MARKET, OrderType.LIMIT):
             raise OrderRejected(
@@ -340,12 +429,15 @@ class CcxtBroker:
         except TemporaryBrokerError:
             self._uncertain.add(cid)
             raise
-        except OrderRejected as exc:
-            if exc.rule == "venue.duplicate_client_id" or "Duplicate order" in exc.reason:
+        except BrokerError as raw:
+            exc = self._dialect.refine(raw)  # futures: rule from the venue's error code
+            if isinstance(exc, OrderRejected) and (
+                exc.rule == "venue.duplicate_client_id" or "Duplicate order" in exc.reason
+            ):
                 found = self._lookup(cid, tracked.symbol, "submit (duplicate id)")
                 if found is not None:
                     return str(found["id"])
-            raise
+            raise exc from None
         self._uncertain.discard(cid)
         venue_id = str(created["id"])
         tracked.venue_ids[venue_cid] = venue_id
@@ -406,6 +498,7 @@ class CcxtBroker:
             ts_of(row.get("timestamp"), datetime.now(UTC)),
             [venue_cid],
             {venue_cid: str(row["id"])},
+            tag="reduce:adopted" if row.get("reduceOnly") else None,
         )
         if is_own_order_id(cid, prefix=self._prefix) or cid in self._uncertain:
             self._orders[cid] = tracked

@@ -7,6 +7,10 @@ the symbol for a market order). An order over ``per_order`` is rejected with rul
 ``per_day`` with ``live.per_day_notional_cap``; a market order with no reference price
 with ``live.no_reference_price`` (it cannot be capped, so it is not sent).
 
+Orders that flatten (engine tags in :data:`FLATTEN_TAGS`: the kill switch, liquidation,
+forced liquidation) are counted but never refused: they only close what the session
+holds, and a cap that blocked the kill switch would keep the risk it is meant to end.
+
 An accepted order is counted once per client id (a resubmit after an unknown outcome is
 not counted again) and stays counted even if the venue later rejects or cancels it:
 the cap bounds what was *sent*, erring on the safe side. The day total lives in this
@@ -21,6 +25,9 @@ from decimal import Decimal
 
 from stom_desktop.core.errors import OrderRejected
 from stom_desktop.core.orders import Order
+
+#: Tags of the order manager's flattening orders (``OrderManager.flatten``).
+FLATTEN_TAGS = frozenset({"flatten", "kill_switch", "liquidate", "forced_liquidation"})
 
 
 class NotionalCaps:
@@ -61,6 +68,10 @@ class NotionalCaps:
         if today != self._day:
             self._day, self.sent_today = today, Decimal(0)
         value = self.notional(order)
+        if order.tag in FLATTEN_TAGS:
+            self.sent_today += value or Decimal(0)
+            self._counted.add(cid)
+            return
         if value is None:
             raise OrderRejected(
                 f"market order on {order.symbol} has no reference price to check the caps",

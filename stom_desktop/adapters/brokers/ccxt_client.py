@@ -1,5 +1,10 @@
 """Build a configured ccxt client for Binance spot, Binance USDT-M or Upbit (REST only).
 
+Binance USDT-M futures use ccxt's own ``binanceusdm`` class (exchange id ``binanceusdm``):
+it loads only the ``/fapi/v1/exchangeInfo`` linear markets, sends every call without a
+market (balance, open orders, positions) to ``/fapi``, and keeps a futures session apart
+from a spot one in the journal and in recovery. Its symbols are ``BTC/USDT:USDT``.
+
 The quirks measured against ccxt 4.5.90 (NOTES.md) live here: the options that make
 ``load_markets`` need only the ``exchangeInfo`` endpoints, ``fetch_open_orders`` without
 a symbol, and rewriting ``urls['api']`` to another host (a local fake venue in tests, a
@@ -73,6 +78,18 @@ def _rewrite_host(url: str, base_url: str) -> str:
     return base_url.rstrip("/") + parts.path
 
 
+def _use_futures_error_codes(ex: ccxt.Exchange) -> None:
+    """Make USDT-M error codes (``-2019`` margin, ``-4164`` notional...) map on any host.
+
+    ccxt picks its futures error table by the request URL (``https://fapi.binance.com``
+    only), so on a testnet or local host those codes arrived as plain ``ExchangeError``.
+    A ``binanceusdm`` client only talks to ``/fapi``: folding the linear table over the
+    common one gives the same classes as on the real host, wherever it points.
+    """
+    linear = ex.exceptions.get("linear", {}).get("exact", {})
+    ex.exceptions = {**ex.exceptions, "exact": {**ex.exceptions["exact"], **linear}}
+
+
 def make_exchange(
     exchange_id: str,
     *,
@@ -107,8 +124,10 @@ def make_exchange(
         types = ["spot"] if exchange_id == "binance" else ["linear"]
         ex.options["fetchMarkets"] = {"types": types}
         ex.options["warnOnFetchOpenOrdersWithoutSymbol"] = False
-        # Our own client order id always goes out; never the ccxt-invented x-... one.
-        ex.options["defaultType"] = "spot" if exchange_id == "binance" else "future"
+        # Calls without a market (balance, open orders, positions) go to /api or /fapi.
+        ex.options["defaultType"] = "spot" if exchange_id == "binance" else "swap"
+    if exchange_id == "binanceusdm":
+        _use_futures_error_codes(ex)
     if base_url is None:
         base_url = os.environ.get(BASE_URL_ENV) or None
     if base_url is not None:
@@ -120,3 +139,86 @@ def make_exchange(
                 k: _rewrite_host(v, base_url) if isinstance(v, str) else v for k, v in api.items()
             }
     return ex
+
+
+# -- websocket (ccxt.pro) clients --------------------------------------------------------
+#: Testing hook like ``STOM_EXCHANGE_BASE_URL``, for the websocket host (e.g.
+#: ``ws://127.0.0.1:8124``). Without it, a client whose REST host was rewritten talks
+#: websocket to that same host (``http`` -> ``ws``).
+WS_URL_ENV = "STOM_EXCHANGE_WS_URL"
+
+
+def _rewrite_ws(value: Any, ws_base: str) -> Any:
+    """Every websocket URL in ``value`` (a str or nested dict) moved to ``ws_base``.
+
+    The venue's first host label is kept as the first path segment, so Binance's
+    ``wss://stream.binance.com:9443/ws`` becomes ``<ws_base>/stream/ws``: ccxt tells spot
+    from futures connections by ``/stream`` in the URL, and ``fstream``/``dstream`` stay
+    apart. A templated host (Upbit's ``{hostname}``) adds no segment.
+    """
+    if isinstance(value, dict):
+        return {k: _rewrite_ws(v, ws_base) for k, v in value.items()}
+    if not isinstance(value, str):
+        return value
+    parts = urlsplit(value)
+    label = (parts.hostname or "").split(".")[0]
+    prefix = "" if not label or label.startswith("{") else "/" + label
+    return ws_base.rstrip("/") + prefix + parts.path
+
+
+def _ws_base_for(template: ccxt.Exchange) -> str | None:
+    """The websocket host implied by ``template``'s REST host when that was rewritten."""
+    defaults = template.describe()["urls"]["api"]
+    for key, url in template.urls["api"].items():
+        default = defaults.get(key)
+        if isinstance(url, str) and isinstance(default, str):
+            now, was = urlsplit(url), urlsplit(default)
+            if (now.scheme, now.netloc) == (was.scheme, was.netloc):
+                return None
+            scheme = "wss" if now.scheme == "https" else "ws"
+            return f"{scheme}://{now.netloc}"
+    return None
+
+
+def pro_client_like(template: ccxt.Exchange, *, ws_url: str | None = None) -> Any:
+    """A ccxt.pro (asyncio + websocket) client configured exactly like ``template``.
+
+    ``template`` is a REST client from :func:`make_exchange` (or a test factory): its
+    options, REST URLs, error table, timeout and rate limiting are copied, so the
+    websocket feed loads the same markets from the same host. No credentials are copied
+    (public market data only). The websocket host is ``ws_url`` (``ws://host:port``),
+    else ``STOM_EXCHANGE_WS_URL``, else the template's rewritten REST host, else the
+    venue's own. The client is not bound to an event loop until first used: create it
+    anywhere, use it on one loop only, and ``await client.close()`` there.
+    """
+    import copy
+
+    import ccxt.pro
+
+    cls = getattr(ccxt.pro, template.id, None)
+    if cls is None:
+        raise ConfigurationError(f"ccxt.pro has no websocket client for {template.id!r}")
+    pro = cls({"enableRateLimit": template.enableRateLimit, "timeout": template.timeout})
+    pro.options.update(copy.deepcopy(template.options))
+    pro.exceptions = copy.deepcopy(template.exceptions)
+    ws = pro.urls["api"].get("ws")
+    pro.urls["api"] = {**copy.deepcopy(template.urls["api"]), "ws": ws}
+    base = ws_url or os.environ.get(WS_URL_ENV) or _ws_base_for(template)
+    if base is not None and ws is not None:
+        pro.urls["api"]["ws"] = _rewrite_ws(ws, base)
+    return pro
+
+
+def make_pro_exchange(
+    exchange_id: str,
+    *,
+    base_url: str | None = None,
+    ws_url: str | None = None,
+    timeout_ms: int = 10_000,
+    enable_rate_limit: bool = True,
+) -> Any:
+    """A public-data ccxt.pro client for ``exchange_id`` (see :func:`pro_client_like`)."""
+    template = make_exchange(
+        exchange_id, base_url=base_url, timeout_ms=timeout_ms, enable_rate_limit=enable_rate_limit
+    )
+    return pro_client_like(template, ws_url=ws_url)

@@ -13,6 +13,9 @@ Policy (issue 7):
   new id.
 * **Authentication** failures raise ``BrokerAuthError`` pointing at Settings ->
   Accounts (retrying cannot help; the session must stop).
+* **Request weight** (``ccxt_weight``): after every answer the venue's usage header
+  (Binance ``X-MBX-USED-WEIGHT-1M``, Upbit ``Remaining-Req``) is read; past 80 % of the
+  minute's limit, reads sleep proportionally before they are sent (writes never wait).
 * **Insufficient funds / invalid order** raise ``OrderRejected`` with the venue's reason
   (``rule='venue.insufficient_funds'`` / ``'venue.invalid_order'``). Some Upbit errors
   arrive as plain ``ExchangeError``: they are classified by the error name in the body.
@@ -32,6 +35,7 @@ from typing import TypeVar
 
 import ccxt
 
+from stom_desktop.adapters.brokers.ccxt_weight import WeightGovernor
 from stom_desktop.core.errors import (
     BrokerAuthError,
     BrokerError,
@@ -82,7 +86,8 @@ class RetryPolicy:
 class VenueCaller:
     """Runs ccxt calls for one venue: maps errors, retries reads, honours cool-downs.
 
-    ``sleep`` and ``monotonic`` are injectable so tests run without waiting.
+    ``sleep`` and ``monotonic`` are injectable so tests run without waiting; ``weights``
+    (default: a ``WeightGovernor`` for the venue on the wall clock) paces reads.
     """
 
     def __init__(
@@ -94,8 +99,11 @@ class VenueCaller:
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        weights: WeightGovernor | None = None,
     ) -> None:
         self.venue = venue
+        self.weights = weights if weights is not None else WeightGovernor(venue)
+        self._seen_headers: object = None
         self._ex = exchange
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
@@ -120,6 +128,7 @@ class VenueCaller:
         attempts = max(1, self.policy.read_attempts)
         for attempt in range(attempts):
             self._check_cooldown(what, cid)
+            self._pace(what)
             try:
                 return fn()
             except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
@@ -143,6 +152,8 @@ class VenueCaller:
                 self._sleep(delay)
             except ccxt.BaseError as exc:
                 raise self.map_final(what, exc, cid) from None
+            finally:
+                self._observe()
         raise AssertionError("unreachable")  # pragma: no cover - the loop always returns/raises
 
     def write(self, what: str, fn: Callable[[], T], *, cid: str | None = None) -> T:
@@ -160,6 +171,8 @@ class VenueCaller:
             ) from None
         except ccxt.BaseError as exc:
             raise self.map_final(what, exc, cid) from None
+        finally:
+            self._observe()
 
     def map_final(self, what: str, exc: ccxt.BaseError, cid: str | None) -> BrokerError:
         """A non-transient ccxt error as ``BrokerError``/``OrderRejected``."""
@@ -212,6 +225,20 @@ class VenueCaller:
                 except (TypeError, ValueError):
                     return None
         return None
+
+    def _observe(self) -> None:
+        """Feed the last answer's headers to the governor (once: a timeout has none)."""
+        headers = getattr(self._ex, "last_response_headers", None)
+        if headers is not None and headers is not self._seen_headers:
+            self._seen_headers = headers
+            self.weights.observe(headers)
+
+    def _pace(self, what: str) -> None:
+        """Sleep before a read while the venue reports a hot request-weight minute."""
+        wait = self.weights.delay()
+        if wait > 0:
+            log.debug("%s %s: request weight high, waiting %.2fs", self.venue, what, wait)
+            self._sleep(wait)
 
     def _check_cooldown(self, what: str, cid: str | None) -> None:
         left = self.cooling_down_s

@@ -4,6 +4,9 @@ Binance: ``PRICE_FILTER.tickSize``, ``LOT_SIZE.stepSize``/``minQty`` and
 ``NOTIONAL``/``MIN_NOTIONAL.minNotional`` from the raw ``exchangeInfo`` filters (exact
 strings, not ccxt's floats). Upbit: ccxt knows neither the KRW tick table nor the
 5,000 KRW minimum (NOTES.md), so KRW markets use ``CryptoRules.upbit_krw()``.
+Binance USDT-M (``binanceusdm``): the same filters from ``/fapi/v1/exchangeInfo``
+(minimum notional is ``MIN_NOTIONAL.notional``), as ``FuturesRules`` that waive it for
+reduce-only orders; only USDT-margined perpetuals are accepted.
 Refusals are re-labelled ``venue.*`` (``venue.tick_size``, ``venue.lot``,
 ``venue.min_notional``) so a journal reader sees the venue's rule, not the simulator's.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from stom_desktop.adapters.brokers.ccxt_futures import USDM, futures_rules
 from stom_desktop.core.errors import OrderRejected
 from stom_desktop.core.market_rules import CryptoRules
 from stom_desktop.core.orders import Order
@@ -49,12 +53,13 @@ def rules_from_market(exchange_id: str, market: dict[str, Any]) -> CryptoRules:
         )
     # Futures call it ``notional``; spot ``minNotional``.
     min_notional = notional.get("minNotional") or notional.get("notional") or "0"
-    return CryptoRules.binance(
+    rules = CryptoRules.binance(
         tick_size=Decimal(price["tickSize"]).normalize(),
         step_size=Decimal(lot["stepSize"]).normalize(),
         min_notional=Decimal(min_notional),
         min_qty=Decimal(lot.get("minQty") or "0"),
     )
+    return futures_rules(market, rules) if exchange_id == USDM else rules
 
 
 def check_order(rules: CryptoRules, order: Order) -> None:

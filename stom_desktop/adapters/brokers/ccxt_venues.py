@@ -8,6 +8,10 @@
   ``parse_order``; that answer embeds the order's trades. A cancel answers ``wait``:
   confirming it means reading the order again until it says ``cancel``.
 
+* Binance USDT-M (``binanceusdm``): as Binance spot on ``/fapi``, plus ``reduceOnly``
+  for closing orders (by engine tag), futures error codes re-labelled as rejections,
+  and positions from ``positionRisk`` (``ccxt_futures``).
+
 Amended orders (cancel-replace) carry a derived client id ``<cid>.a<n>`` at the venue;
 :func:`base_client_id` maps it back to the engine's id.
 """
@@ -22,7 +26,14 @@ from typing import Any
 
 import ccxt
 
+from stom_desktop.adapters.brokers.ccxt_futures import (
+    USDM,
+    futures_rejection,
+    is_closing,
+    signed_positions,
+)
 from stom_desktop.core.enums import Side
+from stom_desktop.core.errors import BrokerError
 from stom_desktop.core.fills import Fill
 from stom_desktop.core.order_state import OrderStatus
 from stom_desktop.core.orders import OrderType, TimeInForce
@@ -127,9 +138,37 @@ class VenueDialect:
         """Whether a cancel must be confirmed by reading the order again (Upbit)."""
         return self.exchange_id == "upbit"
 
-    def create_params(self, venue_client_id: str) -> dict[str, Any]:
-        """Extra ``create_order`` params carrying our client order id."""
-        return {"clientOrderId": venue_client_id}
+    @property
+    def is_futures(self) -> bool:
+        """Whether the venue is Binance USDT-M futures (positions, reduce-only)."""
+        return self.exchange_id == USDM
+
+    def reduce_only(self, tag: str | None) -> bool:
+        """Whether an order with engine ``tag`` goes out reduce-only (futures exits)."""
+        return self.is_futures and is_closing(tag)
+
+    def create_params(self, venue_client_id: str, *, reduce_only: bool = False) -> dict[str, Any]:
+        """Extra ``create_order`` params carrying our client order id (and reduce-only)."""
+        params: dict[str, Any] = {"clientOrderId": venue_client_id}
+        if reduce_only:
+            params["reduceOnly"] = True
+        return params
+
+    def refine(self, exc: BrokerError) -> BrokerError:
+        """A venue refusal re-labelled by the venue's own error code where we know it."""
+        return futures_rejection(exc) if self.is_futures else exc
+
+    def positions(self, ex: ccxt.Exchange, symbols: list[str]) -> dict[str, Decimal]:
+        """Signed holdings per symbol (see ``CcxtBroker.positions``)."""
+        if self.is_futures:
+            return signed_positions(ex, symbols or None)
+        totals = ex.fetch_balance().get("total") or {}
+        out: dict[str, Decimal] = {}
+        for symbol in symbols:
+            amount = dec(totals.get(ex.market(symbol)["base"]))
+            if amount is not None and amount != 0:
+                out[symbol] = amount
+        return out
 
     def fetch_by_client_id(
         self, ex: ccxt.Exchange, symbol: str | None, venue_client_id: str

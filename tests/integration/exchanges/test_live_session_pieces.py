@@ -10,7 +10,7 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
-from fake_exchanges import API_KEY, FakeBinance
+from fake_exchanges import API_KEY, SECRET, FakeBinance
 from keyrings.alt.file import PlaintextKeyring
 from werkzeug import Request, Response
 
@@ -126,13 +126,16 @@ def test_refused_credentials_reject_the_order_and_halt_the_session(
     tmp_path: Path, venue: FakeBinance
 ) -> None:
     binance = venue
-    binance.api_key = "another-key"  # the venue no longer accepts our key
-    service, app = _service(tmp_path, binance.base_url, "whatever-secret")
+    binance.balances["BTC"] = D(0)  # matches the empty journal (else the start halts)
+    service, app = _service(tmp_path, binance.base_url, SECRET)
     sid = service.start_session(
         SessionSpec(name="x", strategy=MANUAL_STRATEGY, symbols=(SYM,), mode="live")
     )
     try:
         _wait(lambda: service.last_price(SYM) is not None)
+        # The key's secret was rotated mid-session: signatures fail (-1022). (A -2015 after
+        # a successful login is a temporary ban to ccxt: DDoSProtection, cooled down.)
+        binance.secret = "rotated-secret"
         first = service.place_order(SYM, "buy", "0.001", "29000.00")
         assert not first.ok and first.rule == "venue.auth"
         assert "refused the credentials" in str(first.reason)
