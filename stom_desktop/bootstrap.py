@@ -16,6 +16,7 @@ from stom_desktop.config import AppPaths, Settings, app_paths, load_settings
 from stom_desktop.persistence import Database, create_database
 from stom_desktop.services.account_service import AccountService
 from stom_desktop.services.data_service import DataService
+from stom_desktop.services.notification_service import NotificationService
 from stom_desktop.services.schedule_service import ScheduleService
 from stom_desktop.services.strategy_service import StrategyService
 from stom_desktop.services.trading_service import TradingService
@@ -61,7 +62,16 @@ class App:
 
     @cached_property
     def trading(self) -> TradingService:
-        return TradingService(self.settings, self.database, self.strategies, self.paths)
+        service = TradingService(self.settings, self.database, self.strategies, self.paths)
+        self.notifications.attach(service.events)  # Telegram follows every session's events
+        return service
+
+    @cached_property
+    def notifications(self) -> NotificationService:
+        """Telegram notifications (fills, errors, daily report); cheap until enabled."""
+        return NotificationService(
+            self.settings.notifications, self.secrets, timezone=self.settings.timezone
+        )
 
     @cached_property
     def schedule(self) -> ScheduleService:
@@ -81,6 +91,8 @@ class App:
         """Stop running sessions, then release the database connection pool if opened."""
         if "trading" in self.__dict__:
             self.trading.shutdown()
+        if "notifications" in self.__dict__:
+            self.notifications.close()  # after the sessions' last events; sends what is queued
         if "database" in self.__dict__:
             self.database.dispose()
 

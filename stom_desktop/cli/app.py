@@ -12,6 +12,7 @@ from stom_desktop.cli import (
     backtest_cmd,
     config_cmd,
     data_cmd,
+    notify_cmd,
     optimize_cmd,
     replay_cmd,
     run_cmd,
@@ -31,6 +32,7 @@ app = typer.Typer(
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(strategy_cmd.app, name="strategy")
+app.add_typer(notify_cmd.app, name="notify")
 app.command("backtest")(backtest_cmd.backtest)
 app.command("optimize")(optimize_cmd.optimize)
 app.add_typer(schedule_cmd.app, name="schedule")

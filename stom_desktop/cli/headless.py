@@ -83,6 +83,7 @@ def run_headless(demo: bool = False) -> int:
         log.info("headless start: log file %s, database %s", log_file, ctx.database.display_url)
         schedule = ctx.schedule
         _ = ctx.trading  # built first: it recovers sessions a crash left behind
+        _announce_telegram(ctx)
         timescale = demo_timescale() if demo else 1.0
         sched = start_scheduler(ctx)
         if demo:
@@ -105,10 +106,32 @@ def run_headless(demo: bool = False) -> int:
             sched.stop(wait=True)
         _shutdown_trading(ctx)
         runtime.set_app(None)
+        runtime.set_notifier(None)
         ctx.close()
         _restore_signal_handlers(previous)
         log.info("stopped (exit code %d)", code)
     return code
+
+
+def _announce_telegram(ctx: App) -> None:
+    """Route failed/missed job notices to Telegram and say in the log whether it is set up."""
+    notifications = ctx.notifications
+
+    def forward(notice: runtime.Notice) -> None:
+        notifications.send_notice(notice.kind, notice.title, notice.message)
+
+    runtime.set_notifier(forward)
+    status = notifications.status()
+    if not status.enabled:
+        log.info("telegram notifications: off (Settings -> Telegram or `stom notify telegram`)")
+    elif not status.token_stored or not status.chat_id:
+        log.warning(
+            "telegram notifications are on but %s is missing: run `stom notify telegram "
+            "set-token` / `enable --chat-id`",
+            "the bot token" if not status.token_stored else "the chat id",
+        )
+    else:
+        log.info("telegram notifications: on, chat %s", status.chat_id)
 
 
 def _watch_demo(scheduler: Any, done: threading.Event) -> None:

@@ -27,7 +27,14 @@ def _start_scheduler(app: Any, post_notice: Callable[[str, str, str], None]) -> 
     from stom_desktop.scheduling import runtime
     from stom_desktop.scheduling.scheduler import start_scheduler
 
-    runtime.set_notifier(lambda notice: post_notice(notice.title, notice.message, notice.kind))
+    notifications = getattr(app, "notifications", None)
+
+    def notify(notice: runtime.Notice) -> None:
+        post_notice(notice.title, notice.message, notice.kind)
+        if notifications is not None:  # failed/missed jobs also go to Telegram when on
+            notifications.send_notice(notice.kind, notice.title, notice.message)
+
+    runtime.set_notifier(notify)
     _install_defaults_once(app)
     _running["scheduler"] = start_scheduler(app)
 

@@ -168,4 +168,8 @@ def run_tray(
                 trading.shutdown()
             except StomError as exc:
                 log.error("trading shutdown: %s", exc)
+        # Send what Telegram still has queued (the sessions' last events), bounded in time.
+        notifications = getattr(controller.ctx, "__dict__", {}).get("notifications")
+        if notifications is not None:
+            notifications.close(timeout=5.0)
     return code

@@ -1,7 +1,8 @@
 """Which tray notifications the user wants (fills, errors, daily report).
 
 Read from ``settings.notifications`` (``fills``, ``errors``, ``daily_report``); the
-Settings window saves changes there and this run follows them at once.
+Settings window saves changes there and this run follows them at once. Telegram has its
+own switches for the same kinds (:data:`TELEGRAM_KEYS`), sent by the notification service.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from typing import Any
 
 KINDS = ("fills", "errors", "daily_report")
 LABELS = {"fills": "Fills", "errors": "Errors", "daily_report": "Daily report"}
+#: The ``settings.notifications`` key of each kind's Telegram switch.
+TELEGRAM_KEYS = {kind: f"telegram_{kind}" for kind in KINDS}
 
 
 @dataclass

@@ -1,10 +1,12 @@
-"""Settings: database and Redis URLs, time zone, risk limits, notifications, accounts.
+"""Settings: database and Redis URLs, time zone, risk limits, notifications, Telegram, accounts.
 
 Every value is validated by ``config.settings.set_setting`` (the same check as
 ``stom config set``) and errors are shown in the dialog next to the field. A new database
 URL is first opened for real on a worker (``persistence.create_database``): an
 unreachable server or an unwritable file is reported with the ``PersistenceError`` text
-and nothing is saved. Running services keep their settings until the app restarts.
+and nothing is saved. Running services keep their settings until the app restarts, except
+notifications: the tray and Telegram follow the new switches at once. A Telegram bot token
+typed here goes to the keyring on Save (``gui/telegram_panel.py``), never to the file.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from stom_desktop.gui.notifications import (
 )
 from stom_desktop.gui.ports import AccountPort
 from stom_desktop.gui.prompts import Prompts
+from stom_desktop.gui.telegram_panel import TelegramPanel, TelegramPort
 from stom_desktop.gui.workers import run_in_worker
 
 log = logging.getLogger(__name__)
@@ -76,10 +79,12 @@ class SettingsDialog(QDialog):
         prefs: NotificationPrefs | None = None,
         prompts: Prompts | None = None,
         parent: QWidget | None = None,
+        *,
+        telegram: TelegramPort | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("STOM Desktop — Settings")
-        self.resize(640, 760)
+        self.resize(640, 820)
         self.settings = settings
         self.prefs = prefs if prefs is not None else NotificationPrefs.from_settings(settings)
         self.prompts = prompts or Prompts()
@@ -111,6 +116,7 @@ class SettingsDialog(QDialog):
             self.switches[kind] = box
             notes_layout.addWidget(box)
 
+        self.telegram_panel = TelegramPanel(settings, telegram, self.prompts)
         self.accounts_panel = AccountsPanel(accounts, self.prompts)
 
         self.status = QLabel()
@@ -127,7 +133,7 @@ class SettingsDialog(QDialog):
 
         content = QWidget()
         layout = QVBoxLayout(content)
-        for group in (general, risk, notes, self.accounts_panel):
+        for group in (general, risk, notes, self.telegram_panel, self.accounts_panel):
             layout.addWidget(group)
         layout.addStretch(1)
         scroll = QScrollArea()
@@ -171,7 +177,7 @@ class SettingsDialog(QDialog):
         """Validate and save the changes (checking a new database URL on a worker first)."""
         if self.busy:
             return
-        for edit in self.fields.values():
+        for edit in (*self.fields.values(), *self.telegram_panel.fields.values()):
             self._mark(edit, False)
         for kind, box in self.switches.items():
             self.prefs.set(kind, box.isChecked())
@@ -179,6 +185,8 @@ class SettingsDialog(QDialog):
         for kind, box in self.switches.items():
             if getattr(self.settings.notifications, kind) != box.isChecked():
                 changes[f"notifications.{kind}"] = "true" if box.isChecked() else "false"
+        changes.update(self.telegram_panel.changes(self.settings))
+        token_saving = self.telegram_panel.save_token()  # keyring only, on its own worker
         url = changes.get("database_url")
         if url:
             self.busy = True
@@ -187,11 +195,11 @@ class SettingsDialog(QDialog):
             run_in_worker(
                 lambda: check_database_url(url),
                 what="check database URL",
-                on_done=lambda _shown: self._apply(changes),
+                on_done=lambda _shown: self._apply(changes, token_saving),
                 on_error=self._database_failed,
             )
         else:
-            self._apply(changes)
+            self._apply(changes, token_saving)
 
     def _database_failed(self, exc: BaseException) -> None:
         self.busy = False
@@ -199,28 +207,34 @@ class SettingsDialog(QDialog):
         self._mark(self.fields["database_url"], True)
         self._show(f"Database URL not saved: {exc}", error=True)
 
-    def _apply(self, changes: dict[str, str]) -> None:
+    def _apply(self, changes: dict[str, str], token_saving: bool = False) -> None:
         from stom_desktop.config.settings import set_setting
 
         self.busy = False
         self.save_button.setEnabled(True)
-        saved = []
+        saved: list[str] = []
+        token_note = " The bot token is being stored in the keyring." if token_saving else ""
         for key, text in changes.items():
             try:
                 self.settings = set_setting(key, text)
             except StomError as exc:
-                if key in self.fields:
-                    self._mark(self.fields[key], True)
+                edit = self.fields.get(key) or self.telegram_panel.fields.get(key)
+                if edit is not None:
+                    self._mark(edit, True)
+                if saved:
+                    self.telegram_panel.settings_saved(self.settings)
                 done = f" (saved before it: {', '.join(saved)})" if saved else ""
                 self._show(f"Not saved: {exc}{done}", error=True)
                 log.warning("settings dialog: %s", exc)
                 return
             saved.append(key)
         if not saved:
-            self._show("No changes to save.", error=False)
+            self._show(token_note.strip() or "No changes to save.", error=False)
             return
+        self.telegram_panel.settings_saved(self.settings)
         log.info("settings saved: %s", ", ".join(saved))
         self._show(
-            f"Saved {', '.join(saved)}. Database and Redis changes apply after a restart.",
+            f"Saved {', '.join(saved)}. Database and Redis changes apply after a restart."
+            + token_note,
             error=False,
         )

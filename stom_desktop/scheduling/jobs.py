@@ -90,7 +90,7 @@ def stop_session(
 def daily_report(
     definition: dict[str, Any], mode: str = "scheduled", late_for: str | None = None
 ) -> str:
-    """Write the end-of-day report (TradingService) and notify with its path."""
+    """Write the end-of-day report (TradingService); notify (tray, Telegram when on)."""
     return _run(definition, mode, late_for, _daily_report)
 
 
@@ -285,6 +285,9 @@ def _daily_report(app: Any, d: JobDefinition) -> str:
     path = getattr(report, "path", None)
     text = f"report saved to {path}" if path else "report written"
     runtime.notify(runtime.Notice("report", "Daily report", text, d.id))
+    notifications = getattr(app, "notifications", None)  # Telegram, when switched on
+    if notifications is not None and notifications.send_daily_report(report):
+        text += "; queued for Telegram"
     return text
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +14,7 @@ from stom_desktop.adapters.notifiers.telegram import (
     TOKEN_KEY,
     NotifierError,
     TelegramNotifier,
+    check_token_shape,
 )
 from stom_desktop.core.errors import ConfigurationError
 from stom_desktop.core.ports import Notifier
@@ -74,3 +76,47 @@ def test_network_failure_does_not_leak_the_token() -> None:
 def test_missing_keyring_entries_name_the_setting() -> None:
     with pytest.raises(ConfigurationError, match=r"notifications\.telegram"):
         TelegramNotifier.from_store(DictStore({TOKEN_KEY: TOKEN}))
+
+
+def test_errors_say_whether_a_retry_can_help(bot_api: HTTPServer) -> None:
+    notifier = TelegramNotifier(TOKEN, "42", base_url=bot_api.url_for("/"))
+    path = f"/bot{TOKEN}/sendMessage"
+    answers = [
+        (429, {"ok": False, "description": "Too Many Requests", "parameters": {"retry_after": 7}}),
+        (502, {"ok": False, "description": "Bad Gateway"}),
+        (400, {"ok": False, "description": "Bad Request: chat not found"}),
+    ]
+    for status, body in answers:
+        bot_api.expect_oneshot_request(path).respond_with_json(body, status=status)
+    errors = []
+    for _ in answers:
+        with pytest.raises(NotifierError) as info:
+            notifier.notify("fill", "t", "x")
+        errors.append(info.value)
+    assert [(e.retryable, e.retry_after) for e in errors] == [
+        (True, 7.0),
+        (True, None),
+        (False, None),
+    ]
+    assert "chat not found" in str(errors[2]) and "chat id" in str(errors[2])
+
+
+def test_urllib3_debug_lines_do_not_show_the_token(
+    bot_api: HTTPServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot_api.expect_request(f"/bot{TOKEN}/sendMessage").respond_with_json({"ok": True})
+    notifier = TelegramNotifier(TOKEN, "42", base_url=bot_api.url_for("/"))
+    caplog.set_level(logging.WARNING, logger="werkzeug")  # the fake server's own access log
+    with caplog.at_level(logging.DEBUG):
+        notifier.notify("fill", "t", "x")
+    urllib3_lines = [r.getMessage() for r in caplog.records if r.name.startswith("urllib3")]
+    assert any("/bot***/sendMessage" in line for line in urllib3_lines)
+    assert TOKEN not in caplog.text and TOKEN.split(":")[1] not in caplog.text
+
+
+def test_bad_token_shape_is_refused_without_echoing_it() -> None:
+    pasted = "bot" + TOKEN
+    with pytest.raises(ConfigurationError) as info:
+        check_token_shape(pasted)
+    assert TOKEN not in str(info.value) and "BotFather" in str(info.value)
+    assert check_token_shape(f" {TOKEN}\n") == TOKEN
