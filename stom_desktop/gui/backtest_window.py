@@ -184,7 +184,12 @@ class BacktestWindow(QMainWindow):
 
         form = QFormLayout()
         form.addRow("Strategy", self.strategy)
+        self.download_button = QPushButton("Download data\u2026")
+        self.download_button.setToolTip("Fetch OHLCV history from Binance or Upbit into the store")
+        self.download_button.clicked.connect(self.open_download)
+        self.download_dialog: Any = None
         form.addRow("Series", self.series)
+        form.addRow("", self.download_button)
         form.addRow("From", self.start_date)
         form.addRow("To", self.end_date)
         form.addRow("Capital", self.capital)
@@ -296,6 +301,25 @@ class BacktestWindow(QMainWindow):
             self.series.addItem(f"{info.symbol} {info.timeframe} ({info.count:,} bars)", info)
         self.series.blockSignals(False)
         self._series_changed()
+
+    def open_download(self) -> None:
+        """Open the data download dialog; a download that stored bars refreshes the series."""
+        from stom_desktop.gui.download_dialog import DownloadDialog, service_for
+
+        if self.download_dialog is None:
+            self.download_dialog = DownloadDialog(service_for(self.ctx.database), self)
+            self.download_dialog.downloaded.connect(self.series_downloaded)
+        self.download_dialog.show()
+        self.download_dialog.raise_()
+
+    def series_downloaded(self, symbol: str, timeframe: str) -> None:
+        """Re-read the stored series and select the one just downloaded."""
+        self.reload()
+        for i in range(self.series.count()):
+            info = self.series.itemData(i)
+            if info.symbol == symbol and info.timeframe == timeframe:
+                self.series.setCurrentIndex(i)
+                break
 
     def _strategy_changed(self, _index: int = 0) -> None:
         name = self.strategy.currentText()

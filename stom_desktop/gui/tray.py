@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 #: (object name, label); None is a separator.
 MENU = [
     ("start", "Start session"),
+    ("live", "Start live session\u2026"),
     ("pause", "Pause session"),
     ("stop", "Stop session"),
     ("kill", "Kill switch\u2026"),
@@ -50,7 +51,7 @@ MENU = [
     None,
     ("quit", "Quit"),
 ]
-TRADING_ACTIONS = ("start", "pause", "stop", "kill", "report")
+TRADING_ACTIONS = ("start", "live", "pause", "stop", "kill", "report")
 PNL_REFRESH_MS = 5000
 FILL_BURST_MS = 300  # fills within this window share one notification
 QUIT_LIQUIDATE, QUIT_KEEP, QUIT_CANCEL = "Liquidate and quit", "Keep positions and quit", "Cancel"
@@ -385,6 +386,16 @@ class TrayController(QObject):
 
         self._trading_call("start session", start, None)
 
+    def do_live(self) -> None:
+        """Open a fresh live-session dialog (account, caps, typed confirmation for real money)."""
+        from stom_desktop.gui.live_start_dialog import dialog_for_tray
+
+        previous = self.windows.pop("live", None)
+        if previous is not None:
+            previous.close()  # never reuse one: a typed confirmation must not linger
+        dialog = self.windows["live"] = dialog_for_tray(self)
+        dialog.show()
+
     def do_pause(self) -> None:
         """Pause every running session."""
         trading = self.trading
@@ -575,7 +586,10 @@ class TrayController(QObject):
                 from stom_desktop.config import load_settings
 
                 self.settings = load_settings()
-            return SettingsDialog(self.settings, self.accounts, self.prefs, self.prompts)
+            telegram = getattr(self.ctx, "notifications", None)  # bootstrap's NotificationService
+            return SettingsDialog(
+                self.settings, self.accounts, self.prefs, self.prompts, telegram=telegram
+            )
         if key == "logs":
             from stom_desktop.gui.log_handler import QtLogHandler
             from stom_desktop.gui.logs_window import LogsWindow

@@ -1,0 +1,27 @@
+"""An in-memory ``SecretStore`` (the keyring's role) for tests of the account service's users."""
+
+from __future__ import annotations
+
+from stom_desktop.adapters.secrets import BackendInfo
+
+
+class MemorySecretStore:
+    """Secrets in a dict; ``available=False`` plays a machine without any keyring."""
+
+    def __init__(self, *, available: bool = True) -> None:
+        self.values: dict[str, str] = {}
+        self.available = available
+
+    def backend_info(self) -> BackendInfo:
+        if not self.available:
+            return BackendInfo("fail.Keyring", False, False, "no keyring backend is available")
+        return BackendInfo("tests.MemorySecretStore", True, True, None)
+
+    def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    def set(self, key: str, value: str) -> None:
+        self.values[key] = value
+
+    def delete(self, key: str) -> bool:
+        return self.values.pop(key, None) is not None
