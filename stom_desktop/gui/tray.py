@@ -536,6 +536,19 @@ class TrayController(QObject):
 
     def do_logs(self) -> None:
         self.show_window("logs")
+        self.acknowledge_errors()
+
+    def acknowledge_errors(self) -> None:
+        """The user has seen the log: clear errors that belong to no live session.
+
+        Errors of the engine, the bus or Telegram have no session whose restart would
+        clear them, so without this the tray would stay red until the app restarts.
+        A session's own error stays until that session runs again or stops.
+        """
+        stale = {key for key in self.error_sessions if key not in self.session_states}
+        if stale:
+            self.error_sessions -= stale
+            self._render()
 
     def do_chart(self) -> None:
         self.open_chart()

@@ -168,6 +168,24 @@ def test_errors_turn_the_icon_red_and_notify_unless_switched_off(
         _publish_from_thread(trading, ErrorEvent("4", "again", None, 2))
 
 
+def test_opening_the_logs_clears_errors_that_belong_to_no_running_session(
+    qtbot: Any, controller: TrayController, trading: FakeTrading
+) -> None:
+    with qtbot.waitSignal(controller.state_changed, timeout=5000):
+        _publish_from_thread(trading, SessionStateEvent("5", SessionState.PAUSED, 1))
+    with qtbot.waitSignal(controller.notified, timeout=5000):
+        _publish_from_thread(trading, ErrorEvent("5", "strategy raised", None, 2))
+    with qtbot.waitSignal(controller.notified, timeout=5000):
+        _publish_from_thread(trading, ErrorEvent("telegram", "not sent: 502", None, 3))
+    assert controller.error_sessions == {"5", "telegram"}
+    controller.actions["logs"].trigger()
+    # Telegram's error is acknowledged; the paused session's own error stays red.
+    assert controller.error_sessions == {"5"} and controller.state == "error"
+    with qtbot.waitSignal(controller.state_changed, timeout=5000) as blocker:
+        _publish_from_thread(trading, SessionStateEvent("5", SessionState.STOPPED, 4))
+    assert blocker.args == ["idle"]
+
+
 def test_fill_notification(qtbot: Any, controller: TrayController, trading: FakeTrading) -> None:
     fill = Fill(
         "f1", "c1", "SIM1", Side.BUY, Decimal(3), Decimal("101.5"), Decimal(0), "KRW",
