@@ -15,6 +15,9 @@ a reconnect (``reconnects``, one per stream). While a symbol's ticker stream has
 down for ``fallback_after_s`` (at once if it never worked), its quotes come from REST
 ``fetch_ticker`` every ``rest_interval_s`` instead; ``mode`` is then ``"rest"``, and it
 returns to ``"websocket"`` with the first websocket ticker. Both switches are logged.
+A ticker stream that is up but silent for ``stall_after_s`` (ccxt's receive loop can die
+without closing the socket) makes every connection silent that long fail on purpose
+(``_ws_stall``, counted in ``stalls``), so the ordinary retry path reconnects it.
 
 Venues whose ticker stream has no best bid/ask (Upbit; Binance USDT-M futures, whose
 ``24hrTicker`` lacks ``b``/``a``) take them from the order book stream, which then always
@@ -47,6 +50,7 @@ from typing import Any, Literal
 import ccxt
 
 from stom_desktop.adapters.brokers.ccxt_feed import quote_from_ticker
+from stom_desktop.adapters.feeds._ws_stall import reset_silent_connections
 from stom_desktop.core.enums import Side
 from stom_desktop.core.events import MarketEvent, OrderBookEvent, QuoteEvent, TradeTick
 
@@ -81,6 +85,7 @@ class _Stream:
     up: bool = False  # delivered since the last failure
     ever_up: bool = False
     failures: int = 0  # consecutive failures (sets the backoff)
+    last_data: float = 0.0  # monotonic time of its latest delivery
     delay: float = 0.0  # the wait before the next attempt
 
 
@@ -107,6 +112,7 @@ class CcxtWebsocketFeed:
         backoff_max_s: float = 30.0,
         fallback_after_s: float = 5.0,
         rest_interval_s: float = 2.0,
+        stall_after_s: float = 60.0,
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -114,6 +120,7 @@ class CcxtWebsocketFeed:
             ("book_depth", book_depth),
             ("backoff_initial_s", backoff_initial_s),
             ("rest_interval_s", rest_interval_s),
+            ("stall_after_s", stall_after_s),
         ):
             if not value > 0:
                 raise ValueError(f"{name} must be > 0, got {value!r}")
@@ -134,6 +141,7 @@ class CcxtWebsocketFeed:
         self._backoff = (backoff_initial_s, backoff_max_s)
         self._fallback_after = fallback_after_s
         self._rest_interval = rest_interval_s
+        self._stall_after = stall_after_s
         self._rng = rng if rng is not None else random.Random()
         self._now = monotonic
         self._ticker_params = _TICKER_PARAMS.get(str(exchange.id), {})
@@ -161,6 +169,8 @@ class CcxtWebsocketFeed:
         self.errors = 0
         #: Streams that delivered again after a failure.
         self.reconnects = 0
+        #: Silent connections failed on purpose so they reconnect (see ``_ws_stall``).
+        self.stalls = 0
 
     # -- Feed port ------------------------------------------------------------------------
     def subscribe(self, symbols: Sequence[str]) -> None:
@@ -335,6 +345,7 @@ class CcxtWebsocketFeed:
             self._fall_back([stream.symbol], "never connected")
 
     def _delivered(self, stream: _Stream) -> None:
+        stream.last_data = self._now()
         if not stream.up:
             if stream.failures:
                 log.info(
@@ -439,10 +450,26 @@ class CcxtWebsocketFeed:
             self._mode = mode
             log.warning("feed mode: %s", mode)
 
+    def _check_stalls(self, now: float) -> None:
+        """A ticker stream that is up but silent for ``stall_after_s``: reset silent links."""
+        silent = [
+            stream
+            for (kind, _), stream in self._streams.items()
+            if kind == "ticker" and stream.up and now - stream.last_data >= self._stall_after
+        ]
+        if not silent:
+            return
+        for stream in silent:
+            stream.last_data = now  # one reset per silent period, not one per tick
+        wall_ms = int(time.time() * 1000)
+        reset = reset_silent_connections(self._ex, int(self._stall_after * 1000), wall_ms)
+        self.stalls += len(reset)
+
     async def _fallback_loop(self) -> None:
         tick = max(0.02, min(0.25, self._fallback_after / 4, self._rest_interval))
         while True:
             now = self._now()
+            self._check_stalls(now)
             stale = [
                 stream.symbol
                 for (kind, _), stream in list(self._streams.items())

@@ -305,3 +305,28 @@ def test_pro_clients_follow_the_rest_host_and_the_ws_hook(monkeypatch: pytest.Mo
     assert hooked.urls["api"]["fapiPublic"] == "http://127.0.0.1:9/fapi/v1"
     assert hooked.urls["api"]["ws"]["linear"] == "ws://127.0.0.1:10/fstream/ws"
     assert "apiKey" not in hooked.options and not hooked.apiKey  # public data only
+
+
+def test_a_silent_ticker_connection_is_failed_and_reconnected(
+    make_feed: Callable[..., CcxtWebsocketFeed],
+    stream: FakeBinanceStream,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The fake only sends when told to: after one ticker the connections go quiet, which
+    # is what a connection whose receive loop died inside ccxt looks like from here.
+    feed = make_feed(stall_after_s=0.4, trades=False, order_book=False)
+    got = Collector(feed)
+    feed.subscribe([SYM])
+    stream.wait_subscribed("btcusdt@ticker")
+    stream.push_ticker(MID, bid=1.0, ask=3.0, last=2.0)
+    got.first(QuoteEvent, lambda e: e.last == 2.0, "quote before the silence")
+    accepted = stream.connections_accepted
+
+    with caplog.at_level(logging.WARNING, logger="stom_desktop.adapters.feeds._ws_stall"):
+        got.until(lambda: feed.stalls >= 1, "the silent connection failed on purpose")
+        got.until(lambda: stream.connections_accepted > accepted, "a fresh connection")
+    stream.wait_subscribed("btcusdt@ticker")
+    stream.push_ticker(MID, bid=4.0, ask=6.0, last=5.0)
+    got.first(QuoteEvent, lambda e: e.last == 5.0, "quote on the new connection")
+    assert any("silent for" in r.getMessage() for r in caplog.records)
+    assert feed.mode == "websocket"
