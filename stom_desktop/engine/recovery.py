@@ -8,11 +8,25 @@ client id. ``recover`` does that:
 1. every unfinished journaled order is looked up with ``broker.fetch_order``: if the venue
    has it, its state and any fills not yet journaled are adopted (fills deduplicated by
    venue fill id); if the venue never got it, it is rejected with
-   ``never sent (recovered after restart)``;
+   ``never sent (recovered after restart)`` - but see "requests still in flight" below;
 2. ``broker.open_orders()`` is scanned for orders with our prefix that the journal does
    not know (orphans): they are journaled and adopted, and with ``OrphanPolicy.CANCEL``
    also cancelled;
 3. positions and cash are rebuilt with ``Portfolio.rebuild`` from the stored fills.
+
+**Requests still in flight at the kill.** A dead process's last HTTP request can still
+reach a real venue *after* the restart looked the order up (bytes in flight, in the
+kernel's send buffer, in a proxy). Rejecting a ``new`` order the venue does not show yet
+would then leave an order the journal calls rejected trading at the venue. A broker
+that declares ``arrival_window_s`` (how long after a request was sent the venue could
+still accept it; Binance: its ``recvWindow`` plus a clock-skew margin, see
+``adapters/brokers/ccxt_arrival``) gets those orders decided only after one wait: every
+send happened before the crash, and the crash before recovery started, so at
+``recovery start + window`` an in-flight request has either landed (the order is adopted
+like any found order and listed in ``arrived_late``) or can no longer be accepted (it
+is rejected as never sent). Orders whose lookup failed are retried after the same wait,
+so the order manager's later resend (same client id) also happens after the window.
+Brokers without the attribute (paper, the local venues) have window 0: no wait.
 
 Fills come from ``broker.fetch_fills(client_order_id)`` when the broker has it (the paper
 and live brokers should); otherwise a missing quantity is booked as one synthetic fill at
@@ -22,8 +36,9 @@ the price implied by the venue's average (fee unknown: 0).
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
@@ -123,6 +138,8 @@ class RecoveryReport:
     orphans: list[str] = field(default_factory=list)  # venue-only orders, now journaled
     orphans_cancelled: list[str] = field(default_factory=list)
     unresolved: list[str] = field(default_factory=list)  # broker unreachable: retry later
+    arrived_late: list[str] = field(default_factory=list)  # unknown at first, there after the wait
+    waited_s: float = 0.0  # the arrival wait (0 when none was needed)
     fills_added: int = 0
     positions: dict[str, dict[str, Decimal]] = field(default_factory=dict)  # by id session
     cash: dict[str, Decimal] = field(default_factory=dict)
@@ -137,6 +154,7 @@ class RecoveryReport:
         """True when nothing had to be repaired (no crash window was hit)."""
         return not (
             self.finished
+            or self.arrived_late
             or self.never_sent
             or self.missing_at_venue
             or self.orphans
@@ -236,6 +254,16 @@ def sync_with_venue(
     return added
 
 
+def arrival_window_s(broker: object) -> float:
+    """How long after sending a request ``broker``'s venue may still accept it (0: none).
+
+    Read from the broker's optional ``arrival_window_s`` attribute; brokers without one
+    (paper, simulated venues) answer at once, so they get 0.
+    """
+    window = getattr(broker, "arrival_window_s", 0.0)
+    return max(0.0, float(window)) if isinstance(window, int | float) else 0.0
+
+
 def recover(
     broker: Broker,
     journal: JournalHistory,
@@ -245,17 +273,49 @@ def recover(
     orphan_policy: OrphanPolicy = OrphanPolicy.ADOPT,
     initial_cash: Mapping[str, Decimal] | None = None,
     currency: str = "KRW",
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> RecoveryReport:
     """Reconcile every unfinished journaled order and every orphan, then rebuild portfolios.
 
     ``initial_cash`` maps a client-id session (the middle part of ``stom-<session>-<seq>``)
     to its starting cash; sessions not listed start from 0 (positions are still right).
+    With a broker ``arrival_window_s`` > 0, ``new`` orders the venue does not show (or
+    could not be asked about) are decided after waiting until ``start + window`` (the
+    module doc explains why); ``sleep`` and ``monotonic`` are injectable for tests.
     """
+    started = monotonic()
+    window = arrival_window_s(broker)
     report = RecoveryReport()
     known_fill_ids = {f.venue_fill_id for f in journal.all_fills() if f.venue_fill_id}
+    undecided: list[tuple[Order, bool]] = []  # (order, was it unknown at the venue)
     for stored in journal.unfinished():
         order = restore_order(stored)
-        _reconcile_one(order, broker, journal, clock, known_fill_ids, report, currency)
+        outcome = _reconcile_one(
+            order, broker, journal, clock, known_fill_ids, report, currency, defer=window > 0
+        )
+        if outcome is not None:
+            undecided.append((order, outcome))
+    if undecided:
+        left = started + window - monotonic()
+        if left > 0:
+            log.info(
+                "recovery: %d new order(s) not confirmed by the venue; waiting %.2fs for "
+                "requests still in flight before deciding them",
+                len(undecided),
+                left,
+            )
+            sleep(left)
+            report.waited_s = left
+        for order, unknown in undecided:
+            adopted = len(report.adopted)
+            _reconcile_one(order, broker, journal, clock, known_fill_ids, report, currency)
+            if unknown and len(report.adopted) > adopted:
+                log.warning(
+                    "recovery: %s reached the venue after the restart looked; adopted",
+                    order.client_order_id,
+                )
+                report.arrived_late.append(order.client_order_id)
     for venue in broker.open_orders():
         cid = venue.client_order_id
         if not is_own_order_id(cid, prefix=prefix) or journal.by_client_id(cid) is not None:
@@ -273,15 +333,26 @@ def _reconcile_one(
     known_fill_ids: set[str],
     report: RecoveryReport,
     currency: str,
-) -> None:
+    *,
+    defer: bool = False,
+) -> bool | None:
+    """Reconcile one order; with ``defer``, a ``new`` order the venue does not show (or
+    that could not be looked up) is left alone: returns True (unknown at the venue) or
+    False (lookup failed) for the caller to retry after the arrival wait, else None."""
     cid, now = order.client_order_id, clock.now()
+    pending = defer and order.status is OrderStatus.NEW
     try:
         venue = broker.fetch_order(cid)
     except TemporaryBrokerError as exc:
+        if pending:
+            log.info("recovery: cannot ask the broker about %s yet (%s); retried later", cid, exc)
+            return False
         log.warning("recovery: cannot ask the broker about %s yet: %s", cid, exc)
         report.unresolved.append(cid)
-        return
+        return None
     if venue is None:
+        if pending:
+            return True
         if order.status is OrderStatus.NEW:
             order.reject(now, NEVER_SENT)
             journal.transition(cid, "rejected", at=now, detail="recovery", reason=NEVER_SENT)
@@ -290,7 +361,7 @@ def _reconcile_one(
             order.cancel(now, UNKNOWN_AT_VENUE)
             journal.transition(cid, "cancelled", at=now, detail="recovery", reason=UNKNOWN_AT_VENUE)
             report.missing_at_venue.append(cid)
-        return
+        return None
     before = order.status
     added = sync_with_venue(
         order,
@@ -306,6 +377,7 @@ def _reconcile_one(
     report.adopted.append(cid)
     if order.status.is_terminal and not before.is_terminal:
         report.finished.append(cid)
+    return None
 
 
 def _adopt_orphan(

@@ -8,13 +8,20 @@ client, ``CcxtBroker``, ``OrderManager(journal_writes="async")`` on a SQLite jou
 ``recover()`` at every start. While it trades, a thread here plays the market and fills
 resting limit orders. Each round injects venue faults (429 with Retry-After, 500 after
 the venue took the order, 503 before it, a timeout after it, 5xx on reads and cancels)
-and then SIGKILLs the child in one of four ways (seeded):
+and then SIGKILLs the child in one of five ways (seeded):
 
 * ``ready``: at a random moment of the session;
 * ``at_post``: the instant the venue has taken the k-th new order (the child is reading
   the answer, or about to journal it);
 * ``slow_post``: while a slow answer to an accepted order is still in flight;
-* ``in_recovery``: during the restart's own recovery.
+* ``in_recovery``: during the restart's own recovery;
+* ``arrival``: while the round's first new order is still on the wire (the fake holds
+  it 150 ms before it sees it, or 450 ms: longer than the session's 300 ms
+  ``recvWindow``, so the venue refuses it as too old). The next restart starts at once
+  (no pause after any kill), so the order lands before or after the restart's recovery
+  looked it up; recovery must wait ``recvWindow`` + margin before calling it never sent.
+  With that wait disabled (``STOM_TEST_CRASH_ARRIVAL_WINDOW_S=0``) this mode leaves orders
+  the journal calls rejected working at the venue, and the audit fails.
 
 Every other round a restart that only recovers runs next, then the venue and the journal
 are compared: no venue order missing from the journal (lost), no intent key at the venue
@@ -44,10 +51,15 @@ from order_journal import fresh_sqlite_url
 from pytest_httpserver import HTTPServer
 from venue_audit import Audit, TrackingBinance, audit
 
-KILLS = 24
+KILLS = 32
 SEED = 20260107
 ORDER = "/api/v3/order"
-MODES = ("ready", "at_post", "at_post", "slow_post", "slow_post", "in_recovery")
+MODES = (
+    "ready", "at_post", "at_post", "slow_post", "slow_post", "in_recovery",
+    "arrival", "arrival",
+)  # fmt: skip
+#: How long the ``arrival`` mode holds the order on its way in: lands / refused as too old.
+ARRIVAL_DELAYS_S = (0.15, 0.15, 0.45)
 
 
 class MarketMaker:
@@ -93,6 +105,8 @@ def inject_faults(venue: TrackingBinance, rng: random.Random, mode: str) -> int:
         venue.faults.clear()
     if mode == "slow_post":  # first, so that the round's first new order meets it
         venue.inject("POST", ORDER, Fault(delay_s=0.15, process=True, answer=True))
+    if mode == "arrival":
+        venue.inject("POST", ORDER, Fault.arrival(rng.choice(ARRIVAL_DELAYS_S)))
     menu = [
         ("POST", ORDER, Fault(429, {"code": -1003, "msg": "Too many requests."},
                               headers={"Retry-After": "0.05"})),
@@ -106,7 +120,7 @@ def inject_faults(venue: TrackingBinance, rng: random.Random, mode: str) -> int:
     chosen = rng.sample(menu, rng.randint(1, 4))
     for method, path, fault in chosen:
         venue.inject(method, path, fault)
-    return len(chosen) + (mode == "slow_post")
+    return len(chosen) + (mode in ("slow_post", "arrival"))
 
 
 def faults_left(venue: TrackingBinance) -> int:
@@ -141,9 +155,10 @@ def venue() -> Iterator[TrackingBinance]:
 
 def kill_round(
     fork: ForkServer, venue: TrackingBinance, journal_url: str, mode: str, rng: random.Random
-) -> list[str] | None:
-    """Start a session, SIGKILL it the ``mode`` way; returns its ``ready`` line (if any)."""
-    before = venue.created
+) -> tuple[list[str] | None, bool]:
+    """Start a session, SIGKILL it the ``mode`` way; returns its ``ready`` line (if any)
+    and whether a request was still held on its way to the venue at the kill."""
+    before, held_before = venue.created, venue.held_total
     pid = fork.start("run", journal_url, venue.base_url)
     ready = None
     if mode == "in_recovery":
@@ -155,12 +170,17 @@ def kill_round(
         elif mode == "at_post":
             target = before + rng.randint(1, 12)
             wait_until(lambda: venue.created >= target)
+        elif mode == "arrival":  # the first new order is on the wire for 150/450 ms
+            wait_until(lambda: venue.held_total > held_before)
+            time.sleep(rng.uniform(0.0, 0.12))
         else:  # slow_post: the first new order is taken, its answer takes 150 ms
             wait_until(lambda: venue.created > before)
             time.sleep(rng.uniform(0.0, 0.2))
     status = fork.kill(pid)
+    with venue.lock:
+        in_flight = venue.held > 0
     assert os.WIFSIGNALED(status), f"the session ended by itself ({status}): {fork.errors()}"
-    return ready
+    return ready, in_flight
 
 
 @pytest.mark.slow
@@ -171,7 +191,8 @@ def test_kill_9_around_ccxt_submission_loses_and_duplicates_nothing(
     rng = random.Random(SEED)
     fork = ForkServer(tmp_path / "session-stderr.txt")
     modes: Counter[str] = Counter()
-    repaired = injected = met = 0
+    repaired = injected = met = in_flight_kills = late = 0
+    started = time.monotonic()
     stats: Audit | None = None
     try:
         for round_no in range(KILLS):
@@ -179,18 +200,20 @@ def test_kill_9_around_ccxt_submission_loses_and_duplicates_nothing(
             modes[mode] += 1
             queued = inject_faults(venue, rng, mode)
             with MarketMaker(venue, rng.randrange(1 << 30)):
-                ready = kill_round(fork, venue, journal_url, mode, rng)
+                ready, in_flight = kill_round(fork, venue, journal_url, mode, rng)
+            in_flight_kills += in_flight
             injected += queued
             met += queued - faults_left(venue)
-            # A restart is never instant: let requests the dead child had sent land first.
-            time.sleep(0.05)
+            # No pause: the restart races the dead child's requests still on the wire.
             if ready is not None:
                 repaired += ready[-1] == "repaired"
+                late += int(ready[2])
             if round_no % 2 == 1:
                 pid = fork.start("recover", journal_url, venue.base_url)
                 line = fork.expect("recovered")
-                assert line[-2] == "0", f"recovery left orders unresolved: {line}"
+                assert line[6] == "0", f"recovery left orders unresolved: {line}"
                 repaired += line[-1] == "repaired"
+                late += int(line[7])
                 assert fork.reap(pid) == 0
                 stats = audit(venue, journal_url)
         pid = fork.start("settle", journal_url, venue.base_url)
@@ -199,14 +222,17 @@ def test_kill_9_around_ccxt_submission_loses_and_duplicates_nothing(
         stats = audit(venue, journal_url)
     finally:
         fork.close()
+    elapsed = time.monotonic() - started
     errors = fork.errors()
     assert "Traceback" not in errors, errors
     assert stats is not None and stats.open == 0, stats
     print(
         f"\nccxt crash test: {KILLS} kills {dict(modes)}; venue orders {stats.orders}, "
         f"fills {stats.fills}, rejected in journal {stats.rejected}; faults met "
-        f"{met}/{injected}; restarts that repaired something {repaired}; "
-        f"lost 0, duplicated 0, orphaned 0; POSTs {venue.count('POST', ORDER)}"
+        f"{met}/{injected}; restarts that repaired something {repaired}; kills with an "
+        f"order still on the wire {in_flight_kills}, orders recovery saw arrive late {late}; "
+        f"lost 0, duplicated 0, orphaned 0; POSTs {venue.count('POST', ORDER)}; "
+        f"{elapsed:.1f} s"
     )
     # Progress across restarts, faults really met, and kills that landed in crash windows
     # (bounds far below what a run does, ~150 orders, ~33 faults, ~20 repairs: a loaded
@@ -214,3 +240,6 @@ def test_kill_9_around_ccxt_submission_loses_and_duplicates_nothing(
     assert stats.orders >= 40, stats
     assert met >= KILLS // 2, (met, injected)
     assert repaired >= 5, repaired
+    # The arrival mode killed sessions while their order was still held on the way in
+    # (whether recovery then saw it land late depends on the machine's speed).
+    assert in_flight_kills >= modes["arrival"] // 2, (in_flight_kills, modes)

@@ -6,20 +6,25 @@ process, so its state survives every kill. This module is the other side: run as
 stack once, then for each command forks a child and answers ``child PID``:
 
 * ``run JOURNAL_URL BASE_URL`` - the session: build a ``CcxtBroker`` on the real ccxt
-  client pointed at ``BASE_URL`` (short timeout, no rate limiter), an
+  client pointed at ``BASE_URL`` (short timeout, no rate limiter, a 300 ms ``recvWindow``
+  so recovery's wait for requests still in flight is 0.4 s), an
   ``OrderManager(journal_writes="async")`` journaling to ``JOURNAL_URL``, ``recover()``
-  exactly as the app does after a restart, print ``ready PID clean|repaired``, then
+  exactly as the app does after a restart, print ``ready PID LATE clean|repaired`` (LATE:
+  orders that reached the venue only after recovery first looked), then
   place the fixed sequence of intents (intent keys, so a restarted session skips what it
   placed), cancel now and then, and ``broker.poll()`` + ``om.tick()`` between orders;
 * ``recover JOURNAL_URL BASE_URL`` - a restart that only recovers, commits the journal
   (``om.close()``) and prints ``recovered PID ADOPTED NEVER_SENT FILLS ORPHANS UNRESOLVED
-  clean|repaired``;
+  LATE clean|repaired``;
 * ``settle JOURNAL_URL BASE_URL`` - recover, resolve pending submits, cancel every open
   order, poll until the venue shows none, commit, print ``settled PID``.
 
 ``kill PID`` SIGKILLs a child, reaps it and answers ``dead PID STATUS``. Forking from a
 warm process keeps a restart at a few ms, so a few dozen kills fit in a test.
 :class:`ForkServer` is the test's end of the pipe.
+
+``STOM_TEST_CRASH_ARRIVAL_WINDOW_S`` (e.g. ``0``) overrides the broker's arrival window: set
+to 0 it brings back the old recovery (reject at once) to show the test catches it.
 """
 
 from __future__ import annotations
@@ -62,6 +67,10 @@ MID = {"BTC/USDT": Decimal(30000), "ETH/USDT": Decimal(2000)}
 STEP = {"BTC/USDT": Decimal("0.001"), "ETH/USDT": Decimal("0.01")}
 #: Short enough that a stalled answer times out inside a round, long enough for a loaded box.
 TIMEOUT_MS = 300
+#: Binance refuses a request that arrives later than this after its timestamp; recovery
+#: waits recvWindow + margin (0.4 s) for a dead session's request still on the wire.
+RECV_WINDOW_MS = 300
+ARRIVAL_MARGIN_S = 0.1  # one machine: no clock skew to cover
 #: Reads retried quickly (the defaults back off for seconds); 429 cools down briefly.
 POLICY = RetryPolicy(
     read_attempts=4, backoff_base_s=0.02, backoff_max_s=0.1, rate_limit_cooldown_s=0.1
@@ -110,7 +119,13 @@ def make_broker(base_url: str) -> CcxtBroker:
         timeout_ms=TIMEOUT_MS,
         enable_rate_limit=False,
     )
-    broker = CcxtBroker(exchange, "binance", symbols=SYMBOLS, policy=POLICY)
+    exchange.options["recvWindow"] = RECV_WINDOW_MS
+    override = os.environ.get("STOM_TEST_CRASH_ARRIVAL_WINDOW_S")
+    broker = CcxtBroker(
+        exchange, "binance", symbols=SYMBOLS, policy=POLICY,
+        arrival_margin_s=ARRIVAL_MARGIN_S,
+        arrival_window_s=None if override is None else float(override),
+    )  # fmt: skip
     broker.load_markets()
     return broker
 
@@ -137,7 +152,8 @@ def poll_once(broker: CcxtBroker, om: OrderManager) -> None:
 def run_session(journal_url: str, base_url: str) -> None:
     """Recover, then place the intents; cancel and poll between them (killed meanwhile)."""
     _db, broker, om, report = restart(journal_url, base_url)
-    say(f"ready {os.getpid()} {'clean' if report.clean else 'repaired'}")
+    late = len(report.arrived_late)
+    say(f"ready {os.getpid()} {late} {'clean' if report.clean else 'repaired'}")
     for i, request in enumerate(intents(100_000)):
         result = om.place(request)
         if result.duplicate:
@@ -162,7 +178,7 @@ def recover_only(journal_url: str, base_url: str) -> None:
     say(
         f"recovered {os.getpid()} {len(report.adopted)} {len(report.never_sent)} "
         f"{report.fills_added} {len(report.orphans)} {len(report.unresolved)} "
-        f"{'clean' if report.clean else 'repaired'}"
+        f"{len(report.arrived_late)} {'clean' if report.clean else 'repaired'}"
     )
 
 

@@ -10,6 +10,11 @@ Upbit ``/v1/market/all``, ``accounts``, ``orders``, ``order`` (GET/DELETE),
 Faults are queued per ``(method, path)`` with :meth:`FakeVenue.inject`: an error status
 and body, a delay longer than the client timeout, and ``process=True`` to apply the
 request *before* stalling (the venue accepted an order, the answer never arrived).
+:meth:`Fault.arrival` is the opposite: the request is held *before* the venue sees it
+(network delay on the way in), then handled as usual, so a sender killed meanwhile
+still gets its order placed later. Binance checks each signed request's ``timestamp``
+and ``recvWindow`` against its own clock when it handles it and answers ``-1021`` when
+the request is too old, as the real venue does.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -66,6 +71,13 @@ class Fault:
     # With ``process``: after the delay send the venue's real answer, not status/body
     # (a slow venue: the order is taken, the client waits for the answer).
     answer: bool = False
+    # Held this long *before* the venue sees the request (network delay on arrival).
+    arrival_delay_s: float = 0.0
+
+    @classmethod
+    def arrival(cls, delay_s: float) -> Fault:
+        """The request reaches the venue ``delay_s`` late, then gets the real answer."""
+        return cls(process=True, answer=True, arrival_delay_s=delay_s)
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -86,6 +98,15 @@ class FakeVenue:
         self.secret = SECRET
         #: Added to every answer, e.g. ``{"X-MBX-USED-WEIGHT-1M": "5000"}``.
         self.response_headers: dict[str, str] = {}
+        #: The venue's clock minus ours (ms): tests of clock skew set it.
+        self.clock_offset_ms = 0
+        #: Requests held by an ``arrival`` fault right now, and ever.
+        self.held = 0
+        self.held_total = 0
+
+    def venue_time_ms(self) -> int:
+        """The venue's clock (ms since the epoch)."""
+        return int(time.time() * 1000) + self.clock_offset_ms
 
     @property
     def base_url(self) -> str:
@@ -114,9 +135,17 @@ class FakeVenue:
                 else:
                     params.update(dict(parse_qsl(body)))
             with self.lock:
-                self.requests.append((method, path, params))
                 queue = self.faults.get((method, path))
                 fault = queue.pop(0) if queue else None
+                if fault is not None and fault.arrival_delay_s:
+                    self.held += 1
+                    self.held_total += 1
+            if fault is not None and fault.arrival_delay_s:
+                time.sleep(fault.arrival_delay_s)  # still on the wire: the venue saw nothing
+                with self.lock:
+                    self.held -= 1
+            with self.lock:
+                self.requests.append((method, path, params))
             if fault is None:
                 return fn(request, params)
             real = fn(request, params) if fault.process else None
@@ -207,6 +236,18 @@ class FakeBinance(FakeVenue):
                 return _json(
                     {"code": -1022, "msg": "Signature for this request is not valid."}, 400
                 )
+            # Checked when the venue handles the request (after any arrival delay).
+            now, sent = self.venue_time_ms(), int(params.get("timestamp", "0"))
+            if sent - now > 1000:
+                return _json(
+                    {"code": -1021, "msg": "Timestamp for this request was 1000ms ahead of "
+                     "the server's time."}, 400,
+                )  # fmt: skip
+            if now - sent > int(params.get("recvWindow", "5000")):
+                return _json(
+                    {"code": -1021, "msg": "Timestamp for this request is outside of the "
+                     "recvWindow."}, 400,
+                )  # fmt: skip
             return fn(params)
 
         return wrapped
@@ -435,7 +476,15 @@ def _kst(ms: int) -> str:
 
 
 class FakeUpbit(FakeVenue):
-    """Upbit KRW REST (``/v1``): a cancel answers ``wait`` and completes on a later read."""
+    """Upbit KRW REST (``/v1``): a cancel answers ``wait`` and completes on a later read.
+
+    Balances move like the venue's: a resting limit order locks what it may spend (a
+    bid its KRW, an ask its coins: ``balances`` is the free part, ``locked`` the rest);
+    a fill moves coins and KRW, a completed cancel unlocks the remainder. Market orders
+    (``ord_type`` ``price``: a buy for a KRW total, ``market``: a sell of a volume) fill
+    at once at ``last_price``. Orders below 5,000 KRW are refused like the venue does.
+    No fees are charged.
+    """
 
     def __init__(self, server: HTTPServer) -> None:
         super().__init__(server)
@@ -443,6 +492,8 @@ class FakeUpbit(FakeVenue):
         self.by_identifier: dict[str, str] = {}
         self.used_identifiers: set[str] = set()
         self.balances = {"KRW": Decimal(10_000_000), "BTC": Decimal(1)}
+        self.locked: dict[str, Decimal] = defaultdict(Decimal)
+        self.last_price = {"KRW-BTC": Decimal(50_000_000), "KRW-XRP": Decimal(800)}
         self.cancel_reads = 1  # reads of a cancelling order before it shows ``cancel``
         self._pending_cancel: dict[str, int] = {}
         r = self._route
@@ -473,24 +524,40 @@ class FakeUpbit(FakeVenue):
         with self.lock:
             order = self.orders[self.by_identifier[identifier]]
             vol = Decimal(volume) if volume else Decimal(order["remaining_volume"])
-            price = Decimal(order["price"])
-            order["remaining_volume"] = str(Decimal(order["remaining_volume"]) - vol)
-            order["executed_volume"] = str(Decimal(order["executed_volume"]) + vol)
-            order["trades_count"] += 1
-            if Decimal(order["remaining_volume"]) == 0:
-                order["state"] = "done"
-            order["trades"].append(
-                {
-                    "market": order["market"],
-                    "uuid": str(uuid.uuid4()),
-                    "price": str(price),
-                    "volume": str(vol),
-                    "funds": str(price * vol),
-                    "side": order["side"],
-                    "created_at": _kst(int(time.time() * 1000)),
-                    "trend": "up",
-                }
-            )
+            self._execute(order, vol, Decimal(order["price"]))
+
+    def _execute(self, order: dict[str, Any], vol: Decimal, price: Decimal) -> None:
+        """Book a trade of ``vol`` at ``price``: the order, its trades and the balances."""
+        base = order["market"].split("-")[1]
+        if order["side"] == "bid":
+            if order["ord_type"] == "limit":  # its KRW was locked at its own price
+                self.locked["KRW"] -= vol * Decimal(order["price"])
+            else:
+                self.balances["KRW"] -= vol * price
+            self.balances[base] = self.balances.get(base, Decimal(0)) + vol
+        else:
+            if order["ord_type"] == "limit":
+                self.locked[base] -= vol
+            else:
+                self.balances[base] -= vol
+            self.balances["KRW"] += vol * price
+        order["remaining_volume"] = str(Decimal(order["remaining_volume"]) - vol)
+        order["executed_volume"] = str(Decimal(order["executed_volume"]) + vol)
+        order["trades_count"] += 1
+        if Decimal(order["remaining_volume"]) == 0:
+            order["state"] = "done"
+        order["trades"].append(
+            {
+                "market": order["market"],
+                "uuid": str(uuid.uuid4()),
+                "price": str(price),
+                "volume": str(vol),
+                "funds": str(price * vol),
+                "side": order["side"],
+                "created_at": _kst(int(time.time() * 1000)),
+                "trend": "up",
+            }
+        )
 
     def _auth(
         self, fn: Callable[[dict[str, str]], Response]
@@ -545,7 +612,7 @@ class FakeUpbit(FakeVenue):
                     {
                         "currency": c,
                         "balance": str(v),
-                        "locked": "0.0",
+                        "locked": str(self.locked.get(c, Decimal(0))),
                         "avg_buy_price": "0",
                         "avg_buy_price_modified": False,
                         "unit_currency": "KRW",
@@ -567,9 +634,15 @@ class FakeUpbit(FakeVenue):
                     },
                     400,
                 )
+            kind, side = params["ord_type"], params["side"]
+            base = params["market"].split("-")[1]
+            last = self.last_price.get(params["market"], Decimal(0))
             volume = Decimal(params.get("volume", "0"))
             price = Decimal(params.get("price", "0"))
-            if params["ord_type"] == "limit" and volume * price < 5000:
+            if kind == "price":  # a market buy spends ``price`` KRW at the last price
+                volume = (price / last).quantize(Decimal("1e-8"), rounding=ROUND_DOWN)
+            total = price if kind == "price" else volume * (last if kind == "market" else price)
+            if total < 5000:
                 return _json(
                     {
                         "error": {
@@ -581,12 +654,22 @@ class FakeUpbit(FakeVenue):
                     },
                     400,
                 )
-            if params["side"] == "bid" and volume * price > self.balances["KRW"]:
+            if side == "bid" and total > self.balances["KRW"]:
                 return _json(
                     {
                         "error": {
                             "name": "insufficient_funds_bid",
                             "message": "주문가능한 금액(KRW)이 부족합니다.",
+                        }
+                    },
+                    400,
+                )
+            if side == "ask" and volume > self.balances.get(base, Decimal(0)):
+                return _json(
+                    {
+                        "error": {
+                            "name": "insufficient_funds_ask",
+                            "message": f"주문가능한 금액({base})이 부족합니다.",
                         }
                     },
                     400,
@@ -597,7 +680,7 @@ class FakeUpbit(FakeVenue):
                 "uuid": u,
                 "side": params["side"],
                 "ord_type": params["ord_type"],
-                "price": str(price),
+                "price": None if kind == "market" else str(price),
                 "state": "wait",
                 "market": params["market"],
                 "created_at": _kst(int(time.time() * 1000)),
@@ -614,6 +697,12 @@ class FakeUpbit(FakeVenue):
             }
             self.orders[u] = order
             self.by_identifier[ident] = u
+            if kind == "limit":  # what the order may spend is locked until it ends
+                asset, amount = ("KRW", total) if side == "bid" else (base, volume)
+                self.balances[asset] -= amount
+                self.locked[asset] += amount
+            else:
+                self._execute(order, volume, last)
             return _json({k: v for k, v in order.items() if k != "trades"}, 201)
 
     def _find(self, params: dict[str, str]) -> dict[str, Any] | None:
@@ -634,7 +723,18 @@ class FakeUpbit(FakeVenue):
                 if self._pending_cancel[u] < 0:
                     order["state"] = "cancel"
                     del self._pending_cancel[u]
+                    self._unlock(order)
             return _json(order)
+
+    def _unlock(self, order: dict[str, Any]) -> None:
+        """A cancelled limit order gives back what it still held locked."""
+        left = Decimal(order["remaining_volume"])
+        if order["side"] == "bid":
+            asset, amount = "KRW", left * Decimal(order["price"])
+        else:
+            asset, amount = order["market"].split("-")[1], left
+        self.locked[asset] -= amount
+        self.balances[asset] = self.balances.get(asset, Decimal(0)) + amount
 
     def _cancel(self, params: dict[str, str]) -> Response:
         with self.lock:

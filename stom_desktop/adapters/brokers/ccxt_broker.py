@@ -25,6 +25,12 @@ Binance USDT-M futures (``binanceusdm``): orders tagged as closing (``exit:*``,
 :meth:`positions` gives the venue's signed positions, :meth:`futures_settings` the
 account's leverage/margin/position mode (read, never changed).
 
+Restart recovery waits :attr:`CcxtBroker.arrival_window_s` before it calls a ``new``
+order the venue does not show "never sent" (a request of the dead process may still
+land): Binance ``recvWindow`` + ``arrival_margin_s``; Upbit a 5 s *heuristic* with no
+guarantee behind it (``ccxt_arrival``). A create refused as too old (Binance ``-1021``)
+is an ``OrderRejected(rule='venue.timestamp')``: the venue did not take it.
+
 Binance lookups need the symbol: pass the session's ``symbols`` so an order the broker
 has not seen in this process (after a restart) can still be found.
 Upbit market *buys* are priced in KRW: they need ``price_source`` (a reference price per
@@ -43,6 +49,7 @@ from functools import partial
 
 import ccxt
 
+from stom_desktop.adapters.brokers.ccxt_arrival import DEFAULT_ARRIVAL_MARGIN_S, arrival_window
 from stom_desktop.adapters.brokers.ccxt_caps import NotionalCaps
 from stom_desktop.adapters.brokers.ccxt_errors import RetryPolicy, VenueCaller
 from stom_desktop.adapters.brokers.ccxt_futures import (
@@ -126,6 +133,8 @@ class CcxtBroker:
         own_prefix: str = "stom",
         caps: NotionalCaps | None = None,
         weights: WeightGovernor | None = None,
+        arrival_margin_s: float = DEFAULT_ARRIVAL_MARGIN_S,
+        arrival_window_s: float | None = None,
     ) -> None:
         self._ex = exchange
         self.exchange_id = exchange_id
@@ -147,6 +156,20 @@ class CcxtBroker:
         self._rules: dict[str, CryptoRules] = {}
         self._markets_loaded = False
         self.last_poll_error: BrokerError | None = None
+        self._arrival_margin = arrival_margin_s
+        self._arrival_window = arrival_window_s  # None: derived from the venue
+
+    @property
+    def arrival_window_s(self) -> float:
+        """Seconds after sending within which the venue may still accept a request.
+
+        Recovery waits this long (from its start) before rejecting a ``new`` order the
+        venue does not show. Binance: ``recvWindow`` + ``arrival_margin_s`` (enforced by
+        the venue); Upbit: a heuristic 5 s, not a guarantee (``ccxt_arrival``).
+        """
+        if self._arrival_window is not None:
+            return self._arrival_window
+        return arrival_window(self.exchange_id, self._ex, margin_s=self._arrival_margin)
 
     # -- Broker port -------------------------------------------------------------------
     def set_listener(self, listener: ExecutionListener) -> None:

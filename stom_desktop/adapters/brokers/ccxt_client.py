@@ -28,6 +28,9 @@ from stom_desktop.core.errors import ConfigurationError
 SUPPORTED_EXCHANGES = {"binance": "binance", "binanceusdm": "binanceusdm", "upbit": "upbit"}
 
 
+#: ``recvWindow`` sent with every signed Binance request (ms); see ``ccxt_arrival``.
+BINANCE_RECV_WINDOW_MS = 5000
+
 _AUTH_HEADER = re.compile(r"('Authorization': ')[^']*(')")
 
 
@@ -126,6 +129,10 @@ def make_exchange(
         ex.options["warnOnFetchOpenOrdersWithoutSymbol"] = False
         # Calls without a market (balance, open orders, positions) go to /api or /fapi.
         ex.options["defaultType"] = "spot" if exchange_id == "binance" else "swap"
+        # Binance refuses a request arriving later than recvWindow after its timestamp;
+        # restart recovery waits that long (+ margin) for a dead process's last request
+        # (ccxt_arrival). Binance's own default, 5 s, keeps that wait short (ccxt: 10 s).
+        ex.options["recvWindow"] = BINANCE_RECV_WINDOW_MS
     if exchange_id == "binanceusdm":
         _use_futures_error_codes(ex)
     if base_url is None:

@@ -11,6 +11,9 @@ Policy (issue 7):
   ``TemporaryBrokerError``; *writes* raise ``TemporaryBrokerError`` at once, because the
   venue may have acted: the order manager reconciles by client id, never resends with a
   new id.
+* **Request too old on arrival** (Binance ``-1021``, ccxt ``InvalidNonce``, filed by ccxt
+  under ``NetworkError``): on a *write* the venue provably did not act, so it is an
+  ``OrderRejected(rule='venue.timestamp')``, not an unknown outcome; reads retry it.
 * **Authentication** failures raise ``BrokerAuthError`` pointing at Settings ->
   Accounts (retrying cannot help; the session must stop).
 * **Request weight** (``ccxt_weight``): after every answer the venue's usage header
@@ -163,6 +166,18 @@ class VenueCaller:
             return fn()
         except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
             raise self._rate_limited(what, exc, cid) from None
+        except ccxt.InvalidNonce as exc:
+            # Binance -1021: refused on arrival as too old (or too far ahead), so the
+            # venue did NOT act. ccxt files it under NetworkError, but it is no unknown
+            # outcome; and an automatic resend would act on a stale decision (or fail
+            # forever on a skewed clock): the caller gets a refusal it can record.
+            raise OrderRejected(
+                f"{self.venue} {what}: refused, the request reached the venue outside its "
+                f"recvWindow ({self.text(exc)})",
+                client_order_id=cid,
+                rule="venue.timestamp",
+                hint="sync the computer's clock (NTP); check the network delay to the venue",
+            ) from None
         except (ccxt.NetworkError, ccxt.OperationFailed) as exc:
             raise TemporaryBrokerError(
                 f"{self.venue} {what}: outcome unknown ({self.text(exc)})",
