@@ -125,6 +125,8 @@ def print_session_report(report: SessionReport, tz: str, *, max_trades: int = 30
     if report.open_positions:
         held = ", ".join(f"{s} {q:,}" for s, q in report.open_positions.items())
         out.print(f"open at the end: {held}", highlight=False)
+    if report.venue_reconciliation:
+        out.print(report.venue_reconciliation, highlight=False)
     if report.error:
         out.print(f"[red]error:[/] {report.error}", highlight=False)
     if report.trades:

@@ -32,17 +32,20 @@ from stom_desktop.adapters.brokers.ccxt_feed import CcxtPollingFeed
 from stom_desktop.adapters.brokers.ccxt_futures import USDM, FuturesAccountSettings
 from stom_desktop.adapters.brokers.ccxt_markets import rules_from_market
 from stom_desktop.config.settings import Settings
-from stom_desktop.core.enums import Side
 from stom_desktop.core.errors import BrokerError, ConfigurationError, StomError
 from stom_desktop.core.events import ErrorEvent, PositionEvent
-from stom_desktop.core.fills import Fill
 from stom_desktop.core.market_rules import MarketRules
-from stom_desktop.core.ports import Feed
+from stom_desktop.core.ports import Feed, OrderJournal
 from stom_desktop.engine.order_manager import OrderManager
 from stom_desktop.engine.venue_orders import VenueOrderManager
 from stom_desktop.persistence import SessionRecord
 from stom_desktop.services import venue_kill
 from stom_desktop.services.trading_spec import SessionSpec
+from stom_desktop.services.venue_adoption import (
+    adoption_fill,
+    journal_adoption,
+    reconciliation_note,
+)
 from stom_desktop.services.venue_reconcile import (
     JournalReader,
     VenueStart,
@@ -219,30 +222,23 @@ class LiveVenue:
         )
         self.start.check()
 
-    def adopt_into(self, runtime: SessionRuntime) -> None:
+    def adopt_into(self, runtime: SessionRuntime, journal: OrderJournal) -> None:
         """Seed the session's books with the adopted venue holdings (before it starts).
 
         The books buy them at the venue's last price with no fee: the session's cash
-        stays the venue's free balance and its P&L starts at zero.
+        stays the venue's free balance and its P&L starts at zero. Each adoption is
+        journaled first (``venue_adoption``), so a rebuild from the journal and the next
+        reconciliation of the account see it too.
         """
         if self.start is None or not self.start.adopt or runtime.order_manager is None:
             return
         now = datetime.now(UTC)
         for symbol, (qty, price) in self.start.adopt.items():
-            fill = Fill(
-                fill_id=f"adopt:{runtime.sid}:{symbol}",
-                client_order_id=f"adopt-{runtime.sid}",
-                symbol=symbol,
-                side=Side.BUY if qty > 0 else Side.SELL,
-                quantity=abs(qty),
-                price=price,
-                fee=Decimal(0),
-                fee_currency=self.quote_currency,
-                ts=now,
-            )
+            fill = adoption_fill(runtime.db_id, symbol, qty, price, self.quote_currency, now)
+            journal_adoption(journal, runtime.db_id, fill)
             books = runtime.order_manager.portfolio(runtime.sid)
             books.apply_fill(fill)
-            runtime.session.portfolio.apply_fill(fill)
+            runtime.session.on_fill(fill)  # its books, fills (the report) and exit tracking
             position = books.position(symbol)
             runtime.bus.publish(
                 PositionEvent(runtime.sid, symbol, position.quantity, position.avg_price,
@@ -250,6 +246,10 @@ class LiveVenue:
             )  # fmt: skip
             log.warning("session %s adopted %s %s at %s from the venue", runtime.db_id,
                         qty, symbol, price)  # fmt: skip
+
+    def reconciliation_note(self) -> str | None:
+        """The reports' line on what reconciliation found at start (None: not live)."""
+        return None if self.start is None else reconciliation_note(self.start.to_dict())
 
     # -- kill switch (live) -------------------------------------------------------------
     def kill_switch(

@@ -152,6 +152,8 @@ def session_markdown(report: SessionReport, tz_name: str) -> str:
     if report.open_positions:
         held = ", ".join(f"{s} {q}" for s, q in report.open_positions.items())
         lines.append(f"- open positions at the end: {held}")
+    if report.venue_reconciliation:
+        lines.append(f"- {report.venue_reconciliation}")
     if report.error:
         lines.append(f"- error: {report.error}")
     lines += [
@@ -188,6 +190,8 @@ def daily_markdown(report: DailyReport) -> str:
             f"{held} |"
         )
     for s in report.sessions:
+        if s.venue_reconciliation:
+            lines += ["", f"session {s.session_id} {s.venue_reconciliation}"]
         if s.error:
             lines += ["", f"session {s.session_id} error: {s.error.splitlines()[-1]}"]
     return "\n".join(lines) + "\n"

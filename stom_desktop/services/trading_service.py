@@ -78,6 +78,7 @@ from stom_desktop.services.trading_spec import (
     SessionStatus,
     account_exchange,
 )
+from stom_desktop.services.venue_adoption import reconciliation_note
 from stom_desktop.strategy import Strategy
 
 if TYPE_CHECKING:  # ccxt (~60 MB) loads only when a live session starts
@@ -159,7 +160,7 @@ class TradingService:
             spec = venue.reconcile_start(spec, self._journal, self._repo.list(limit=10_000))
         config = {"spec": spec.to_dict(), "pid": os.getpid(), "host": socket.gethostname()}
         if venue is not None and venue.start is not None:
-            config["venue_reconciliation"] = venue.start.report.to_dict()
+            config["venue_reconciliation"] = venue.start.to_dict()
         record = self._repo.create(
             spec.name, spec.strategy, spec.mode, list(spec.symbols), config=config
         )
@@ -178,7 +179,7 @@ class TradingService:
                 venue=venue,
             )
             if venue is not None:
-                venue.adopt_into(runtime)
+                venue.adopt_into(runtime, self._journal)  # journaled: rebuilds see it
             runtime.start()
         except Exception as exc:
             self._repo.set_status(record.id, "error", error=f"could not start: {exc}")
@@ -582,7 +583,7 @@ class TradingService:
         equity = portfolio.equity(marks)
         fills = runtime.fills
         trades = round_trips(fills, marks)
-        om = runtime.order_manager
+        om, venue = runtime.order_manager, runtime.venue
         initial = runtime.spec.initial_cash
         total = equity - initial
         return SessionReport(
@@ -611,6 +612,7 @@ class TradingService:
             market_start=datetime.fromtimestamp(runtime.market_start_ms / 1000, tz=UTC),
             market_end=runtime.clock.now(),
             error=runtime.session.error_message,
+            venue_reconciliation=None if venue is None else venue.reconciliation_note(),
         )
 
     def _daily(self, day: date | None) -> DailyReport:
@@ -646,6 +648,7 @@ class TradingService:
             net_realized=portfolio.realized_pnl - portfolio.fees_paid,
             open_positions={s: p.quantity for s, p in portfolio.open_positions().items()},
             error=record.error,
+            venue_reconciliation=reconciliation_note(record.config.get("venue_reconciliation")),
         )
 
     def _rebuild(self, record: SessionRecord) -> Portfolio:
@@ -690,8 +693,10 @@ class TradingService:
             initial_cash={sid: _initial_cash(record)},
             currency=_currency(record),  # a live session's books are in its quote currency
         )
-        positions = dict(report.positions.get(sid, {}))
-        cash = report.cash.get(sid, _initial_cash(record))
+        # From this session's stored fills (recovery's additions included), adoptions too.
+        books = self._rebuild(record)
+        positions = {s: p.quantity for s, p in books.open_positions().items()}
+        cash = books.cash
         note = (
             f"interrupted: the process that ran it ended; at restart {len(report.never_sent)} "
             f"unsent order(s) were rejected, {len(report.missing_at_venue)} working order(s) "

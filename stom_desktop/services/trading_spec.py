@@ -255,6 +255,7 @@ class SessionReport:
     market_end: datetime | None
     error: str | None = None
     path: Path | None = None
+    venue_reconciliation: str | None = None  # live: what the venue held vs the journal
 
     @property
     def closed_trades(self) -> list[TradeRecord]:
@@ -282,6 +283,7 @@ class DailySessionLine:
     net_realized: Decimal
     open_positions: dict[str, Decimal]
     error: str | None
+    venue_reconciliation: str | None = None  # live: what the venue held vs the journal
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,8 @@ What is done with differences is the user's explicit choice (``live.on_venue_mis
   what this session trades) and the differences stay at the venue, untouched.
 * ``adopt``: start; the session starts holding what the venue holds of its symbols
   (valued at the venue's last price), so its exits and the kill switch close them.
+  The adoption is journaled (``venue_adoption``): rebuilds see it, and for the next
+  reconciliation it resets the account's book of that asset to what was adopted.
 
 In every case the differences are logged (WARNING), stored as risk events of the
 session (``venue.*`` rules) and in the session's stored config, and published as an
@@ -49,6 +51,7 @@ from stom_desktop.core.orders import OrderSnapshot, is_own_order_id
 from stom_desktop.persistence import SessionRecord
 from stom_desktop.persistence.repositories.orders import FINAL_ORDER_STATUSES
 from stom_desktop.services.trading_spec import SessionSpec
+from stom_desktop.services.venue_adoption import is_adoption, signed
 
 if TYPE_CHECKING:
     from stom_desktop.adapters.brokers.ccxt_broker import VenueBalance
@@ -278,20 +281,33 @@ def _key(symbol: str) -> str:
 def book_quantities(
     journal: JournalReader, session_ids: Iterable[int]
 ) -> tuple[dict[str, Decimal], list[Any]]:
-    """Net quantity per asset/symbol bought by those sessions, and their open orders."""
+    """Net quantity per asset/symbol bought by those sessions, and their open orders.
+
+    Fills are replayed in booking order over all the sessions; an adoption fill
+    (``venue_adoption``) sets the asset's book to the quantity adopted, since it
+    records what the venue held at that moment.
+    """
     book: dict[str, Decimal] = defaultdict(lambda: _ZERO)
     still_open = []
+    booked: list[tuple[Any, Any]] = []
     for sid in session_ids:
         orders = {o.client_order_id: o for o in journal.orders(sid)}
         still_open += [o for o in orders.values() if o.status not in FINAL_ORDER_STATUSES]
-        for fill in journal.all_fills(sid):
-            order = orders.get(fill.client_order_id)
-            if order is None:
-                continue
-            key = _key(order.symbol)
-            book[key] += fill.quantity if order.side == "buy" else -fill.quantity
-            if ":" not in order.symbol and fill.fee_currency == key:
-                book[key] -= fill.fee  # a fee taken in the base asset left the wallet
+        booked += [
+            (fill, orders[fill.client_order_id])
+            for fill in journal.all_fills(sid)
+            if fill.client_order_id in orders
+        ]
+    booked.sort(key=lambda pair: getattr(pair[0], "id", 0))  # stable: one session's order kept
+    for fill, order in booked:
+        key = _key(order.symbol)
+        quantity = signed(order.side, fill.quantity)
+        if is_adoption(fill.client_order_id):
+            book[key] = quantity
+            continue
+        book[key] += quantity
+        if ":" not in order.symbol and fill.fee_currency == key:
+            book[key] -= fill.fee  # a fee taken in the base asset left the wallet
     return dict(book), still_open
 
 
@@ -405,6 +421,11 @@ class VenueStart:
         """Raise ``VenueMismatchError`` when the policy refuses the start."""
         if self.halt:
             raise VenueMismatchError(self.report)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report plus the policy and what was adopted (the session's stored config)."""
+        adopted = {s: {"quantity": str(q), "price": str(p)} for s, (q, p) in self.adopt.items()}
+        return {**self.report.to_dict(), "policy": self.policy, "adopted": adopted}
 
 
 def decide(
