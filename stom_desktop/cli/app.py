@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from stom_desktop.cli import (
+    account_cmd,
     backtest_cmd,
     config_cmd,
     data_cmd,
@@ -33,6 +34,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(strategy_cmd.app, name="strategy")
 app.add_typer(notify_cmd.app, name="notify")
+app.add_typer(account_cmd.app, name="account")
 app.command("backtest")(backtest_cmd.backtest)
 app.command("optimize")(optimize_cmd.optimize)
 app.add_typer(schedule_cmd.app, name="schedule")
