@@ -18,6 +18,9 @@ PG_ADMIN_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("STOM_TEST_REDIS", "redis://127.0.0.1:6379/15")
 
+# file_keyring, server and app: fixtures shared across test folders (tests/helpers).
+pytest_plugins = ("shared_fixtures",)
+
 
 def _service_missing(what: str, exc: BaseException) -> None:
     message = f"{what} is not reachable ({type(exc).__name__}: {exc})"

@@ -21,7 +21,6 @@ real CLI's ccxt clients at it, ``STOM_HOME`` keeps its settings and database in
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import subprocess
@@ -34,14 +33,12 @@ from typing import Any
 
 import pytest
 from fake_exchanges import API_KEY, SECRET, Fault
-from keyrings.alt.file import PlaintextKeyring
+from live_venues import binance_ticker, file_accounts
 from pytest_httpserver import HTTPServer
 from venue_audit import TrackingBinance, audit
 from werkzeug import Response
 
-from stom_desktop.adapters.secrets import KeyringSecretStore
 from stom_desktop.persistence import OrderRepository, create_database
-from stom_desktop.services.account_service import AccountService
 
 ORDER = "/api/v3/order"
 LOW, HIGH = Decimal(30000), Decimal(30300)
@@ -71,19 +68,7 @@ def venue() -> Iterator[TrackingBinance]:
         last = HIGH if int((time.monotonic() - start) / HALF_PERIOD_S) % 2 else LOW
         with fake.lock:
             fake.last_price["BTCUSDT"] = last  # market orders fill at it
-        body = {
-            "symbol": "BTCUSDT",
-            "lastPrice": str(last),
-            "bidPrice": str(last - 1),
-            "askPrice": str(last + 1),
-            "bidQty": "1",
-            "askQty": "1",
-            "volume": "10",
-            "quoteVolume": "300000",
-            "openTime": 0,
-            "closeTime": int(time.time() * 1000),
-        }
-        return Response(json.dumps(body), content_type="application/json")
+        return binance_ticker("BTCUSDT", last, sizes=True)
 
     server.expect_request("/api/v3/ticker/24hr").respond_with_handler(ticker)
     yield fake
@@ -95,10 +80,8 @@ def venue() -> Iterator[TrackingBinance]:
 def cli_env(tmp_path: Path, venue: TrackingBinance) -> dict[str, str]:
     """The subprocess environment: app home, fake venue, keyring file with the keys."""
     xdg = tmp_path / "xdg"
-    backend = PlaintextKeyring()
     # Where keyrings.alt puts its file under XDG_DATA_HOME (what the subprocess reads).
-    backend.file_path = str(xdg / "python_keyring" / "keyring_pass.cfg")
-    accounts = AccountService(KeyringSecretStore(backend=backend))
+    accounts = file_accounts(xdg / "python_keyring" / "keyring_pass.cfg")
     accounts.set_account("fake-binance", API_KEY, SECRET, exchange="binance", allow_insecure=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("STOM_")}
     env.update(

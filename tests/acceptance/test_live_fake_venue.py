@@ -9,24 +9,15 @@ the venue's order list equals the database's orders (client ids, quantities, sta
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Callable, Iterator
 from decimal import Decimal as D
 from pathlib import Path
-from typing import Any
 
-import ccxt
 import pytest
 from fake_exchanges import API_KEY, SECRET, FakeBinance, Fault
-from keyrings.alt.file import PlaintextKeyring
+from live_venues import file_accounts, live_service, serve_binance_ticker, wait_for
 from pytest_httpserver import HTTPServer
-from werkzeug import Response
 
-from stom_desktop.adapters.brokers.ccxt_client import make_exchange
-from stom_desktop.adapters.secrets import KeyringSecretStore
-from stom_desktop.bootstrap import App, build_app
-from stom_desktop.config import LiveSettings
+from stom_desktop.bootstrap import App
 from stom_desktop.core.errors import ConfigurationError
 from stom_desktop.engine import PlaceResult
 from stom_desktop.persistence import OrderRepository
@@ -41,95 +32,27 @@ STATUS = {"NEW": "submitted", "FILLED": "filled", "CANCELED": "cancelled"}
 
 
 @pytest.fixture
-def server() -> Iterator[HTTPServer]:
-    srv = HTTPServer(host="127.0.0.1", threaded=True)
-    srv.no_handler_status_code = 404
-    srv.start()
-    yield srv
-    srv.clear()
-    srv.stop()
-
-
-@pytest.fixture
 def binance(server: HTTPServer) -> FakeBinance:
     venue = FakeBinance(server)
     venue.balances["BTC"] = D(0)  # matches the empty journal (else the start halts)
-
-    def ticker(request: Any) -> Response:
-        last = venue.last_price["BTCUSDT"]
-        body = {
-            "symbol": "BTCUSDT",
-            "lastPrice": str(last),
-            "bidPrice": str(last - 1),
-            "askPrice": str(last + 1),
-            "bidQty": "1",
-            "askQty": "1",
-            "volume": "10",
-            "quoteVolume": "300000",
-            "openTime": 0,
-            "closeTime": int(time.time() * 1000),
-        }
-        return Response(json.dumps(body), content_type="application/json")
-
-    server.expect_request("/api/v3/ticker/24hr").respond_with_handler(ticker)
+    serve_binance_ticker(venue, sizes=True)
     return venue
 
 
 @pytest.fixture
 def accounts(tmp_path: Path) -> AccountService:
-    backend = PlaintextKeyring()
-    backend.file_path = str(tmp_path / "keyring.cfg")  # type: ignore[misc]
-    service = AccountService(KeyringSecretStore(backend=backend))
+    service = file_accounts(tmp_path / "keyring.cfg")
     service.set_account("fake-binance", API_KEY, SECRET, exchange="binance", allow_insecure=True)
     return service
 
 
-@pytest.fixture
-def app() -> Iterator[App]:
-    ctx = build_app()
-    yield ctx
-    ctx.close()
-
-
-def factory(base_url: str) -> Callable[[str, str | None, str | None], ccxt.Exchange]:
-    def make(exchange_id: str, key: str | None, secret: str | None) -> ccxt.Exchange:
-        return make_exchange(
-            exchange_id,
-            api_key=key,
-            secret=secret,
-            base_url=base_url,
-            timeout_ms=400,
-            enable_rate_limit=False,
-        )
-
-    return make
-
-
-def live_service(app: App, accounts: AccountService, base_url: str) -> TradingService:
-    live = LiveSettings(
-        account="fake-binance",
-        exchange="binance",
-        per_order_notional_cap=500.0,
-        per_day_notional_cap=2_000.0,
-        poll_interval_s=0.05,
-    )
-    settings = app.settings.model_copy(update={"live": live})
-    return TradingService(
-        settings,
-        app.database,
-        app.strategies,
-        app.paths,
-        accounts=accounts,
-        exchange_factory=factory(base_url),
-    )
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.02)
+def service_on(app: App, accounts: AccountService, base_url: str) -> TradingService:
+    """A live service on the fake with ``accounts`` and small caps (500 / 2,000 USDT)."""
+    return live_service(
+        app, accounts, base_url, account="fake-binance",
+        per_order_notional_cap=500.0, per_day_notional_cap=2_000.0,
+        feed="websocket",  # the default; on the fake (no websocket) it polls REST
+    )  # fmt: skip
 
 
 def spec() -> SessionSpec:
@@ -141,7 +64,7 @@ def spec() -> SessionSpec:
 def test_live_session_survives_faults_and_matches_the_venue(
     app: App, accounts: AccountService, binance: FakeBinance
 ) -> None:
-    service = live_service(app, accounts, binance.base_url)
+    service = service_on(app, accounts, binance.base_url)
     sid = service.start_session(spec())
     try:
         wait_for(lambda: service.last_price(SYM) is not None)  # the REST feed delivers
@@ -208,10 +131,8 @@ def test_live_session_survives_faults_and_matches_the_venue(
 def test_live_session_without_keys_points_to_settings_accounts(
     app: App, tmp_path: Path, binance: FakeBinance
 ) -> None:
-    backend = PlaintextKeyring()
-    backend.file_path = str(tmp_path / "empty.cfg")  # type: ignore[misc]
-    empty = AccountService(KeyringSecretStore(backend=backend))
-    service = live_service(app, empty, binance.base_url)
+    empty = file_accounts(tmp_path / "empty.cfg")
+    service = service_on(app, empty, binance.base_url)
     with pytest.raises(ConfigurationError, match="fake-binance") as info:
         service.start_session(spec())
     assert info.value.hint is not None and "Settings -> Accounts" in info.value.hint

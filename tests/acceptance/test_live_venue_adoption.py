@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
@@ -25,21 +24,11 @@ from fake_exchanges import FakeBinance
 from live_venues import live_service, manual_spec, serve_binance_ticker, wait_for
 from pytest_httpserver import HTTPServer
 
-from stom_desktop.bootstrap import App, build_app
+from stom_desktop.bootstrap import App
 from stom_desktop.persistence import OrderRepository, SessionRepository
 from stom_desktop.services.venue_reconcile import VenueMismatchError
 
 SYM = "BTC/USDT"
-
-
-@pytest.fixture
-def server() -> Iterator[HTTPServer]:
-    srv = HTTPServer(host="127.0.0.1", threaded=True)
-    srv.no_handler_status_code = 404
-    srv.start()
-    yield srv
-    srv.clear()
-    srv.stop()
 
 
 @pytest.fixture
@@ -48,13 +37,6 @@ def binance(server: HTTPServer) -> FakeBinance:
     venue.balances["BTC"] = D("0.5")  # bought by hand: no session of the app knows it
     serve_binance_ticker(venue)
     return venue
-
-
-@pytest.fixture
-def app() -> Iterator[App]:
-    ctx = build_app()
-    yield ctx
-    ctx.close()
 
 
 def test_adoption_is_journaled_and_a_restart_rebuilds_the_same_books(

@@ -10,97 +10,41 @@
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Callable, Iterator
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
-import ccxt
 import pytest
 from fake_exchanges import API_KEY, SECRET, FakeBinance
-from keyrings.alt.file import PlaintextKeyring
+from live_venues import live_service, manual_spec, serve_binance_ticker, wait_for
 from pytest_httpserver import HTTPServer
-from werkzeug import Response
 
 from stom_desktop.adapters.brokers.ccxt_client import make_exchange
-from stom_desktop.adapters.secrets import KeyringSecretStore
-from stom_desktop.bootstrap import App, build_app
-from stom_desktop.config import LiveSettings
+from stom_desktop.bootstrap import App
 from stom_desktop.core.errors import BrokerAuthError
 from stom_desktop.core.events import ErrorEvent
 from stom_desktop.persistence import OrderRepository, SessionRepository
 from stom_desktop.persistence.repositories.risk_events import RiskEventRepository
-from stom_desktop.services.account_service import AccountService
 from stom_desktop.services.trading_service import TradingService
-from stom_desktop.services.trading_spec import MANUAL_STRATEGY, SessionSpec
 from stom_desktop.services.venue_reconcile import VenueMismatchError
 
 SYM = "BTC/USDT"
 
 
 @pytest.fixture
-def server() -> Iterator[HTTPServer]:
-    srv = HTTPServer(host="127.0.0.1", threaded=True)
-    srv.no_handler_status_code = 404
-    srv.start()
-    yield srv
-    srv.clear()
-    srv.stop()
-
-
-@pytest.fixture
 def binance(server: HTTPServer) -> FakeBinance:
     venue = FakeBinance(server)
     venue.balances["BTC"] = D(0)  # the account holds no BTC: it matches an empty journal
-
-    def ticker(request: Any) -> Response:
-        last = venue.last_price["BTCUSDT"]
-        body = {"symbol": "BTCUSDT", "lastPrice": str(last), "bidPrice": str(last - 1),
-                "askPrice": str(last + 1), "closeTime": int(time.time() * 1000)}  # fmt: skip
-        return Response(json.dumps(body), content_type="application/json")
-
-    server.expect_request("/api/v3/ticker/24hr").respond_with_handler(ticker)
+    serve_binance_ticker(venue)
     return venue
 
 
-@pytest.fixture
-def app() -> Iterator[App]:
-    ctx = build_app()
-    yield ctx
-    ctx.close()
-
-
 def service_on(app: App, tmp_path: Path, base_url: str, **live: Any) -> TradingService:
-    backend = PlaintextKeyring()
-    backend.file_path = str(tmp_path / "keyring.cfg")  # type: ignore[misc]
-    accounts = AccountService(KeyringSecretStore(backend=backend))
-    accounts.set_account("fake-binance", API_KEY, SECRET, exchange="binance", allow_insecure=True)
-    settings = LiveSettings(
-        account="fake-binance", exchange="binance", per_order_notional_cap=50_000.0,
-        per_day_notional_cap=100_000.0, poll_interval_s=0.05, feed="rest", **live,
+    """A live service on the fake with this file's caps (50,000 / 100,000 USDT)."""
+    return live_service(
+        app, tmp_path, base_url, account="fake-binance",
+        per_order_notional_cap=50_000.0, per_day_notional_cap=100_000.0, **live,
     )  # fmt: skip
-
-    def factory(eid: str, key: str | None, secret: str | None) -> ccxt.Exchange:
-        return make_exchange(eid, api_key=key, secret=secret, base_url=base_url,
-                             timeout_ms=400, enable_rate_limit=False)  # fmt: skip
-
-    return TradingService(
-        app.settings.model_copy(update={"live": settings}), app.database, app.strategies,
-        app.paths, accounts=accounts, exchange_factory=factory,
-    )  # fmt: skip
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.02)
-
-
-def live_spec(**kw: Any) -> SessionSpec:
-    return SessionSpec(name="safe", strategy=MANUAL_STRATEGY, symbols=(SYM,), mode="live", **kw)
 
 
 def open_ids(venue: FakeBinance) -> set[str]:
@@ -112,7 +56,7 @@ def test_matching_account_starts_with_the_venue_cash(
     app: App, tmp_path: Path, binance: FakeBinance
 ) -> None:
     service = service_on(app, tmp_path, binance.base_url)
-    sid = service.start_session(live_spec())
+    sid = service.start_session(manual_spec(SYM))
     try:
         status = service.sessions()[0]
         assert status.cash == D(100_000) and status.equity == D(100_000)
@@ -135,7 +79,7 @@ def test_a_difference_halts_the_start_by_default(
     seen: list[ErrorEvent] = []
     service.events.subscribe(ErrorEvent, seen.append)
     with pytest.raises(VenueMismatchError, match=r"BTC: venue 0\.5, journal 0") as info:
-        service.start_session(live_spec())
+        service.start_session(manual_spec(SYM))
     assert "adopt" in str(info.value.hint)
     (record,) = SessionRepository(app.database).list()
     assert record.status == "error" and record.error is not None and "BTC" in record.error
@@ -153,7 +97,7 @@ def test_report_policy_starts_beside_the_difference(
     service = service_on(app, tmp_path, binance.base_url, on_venue_mismatch="report")
     seen: list[ErrorEvent] = []
     service.events.subscribe(ErrorEvent, seen.append)
-    sid = service.start_session(live_spec())
+    sid = service.start_session(manual_spec(SYM))
     try:
         assert service.positions() == []  # the 0.5 BTC is not the session's
         assert seen and "report" in seen[0].message
@@ -171,7 +115,7 @@ def test_adopt_policy_starts_holding_the_venue_coins_and_the_kill_switch_sells_t
     binance.balances["BTC"] = D("0.5")
     # The spec's own choice wins over the setting (halt).
     service = service_on(app, tmp_path, binance.base_url)
-    sid = service.start_session(live_spec(venue_mismatch="adopt"))
+    sid = service.start_session(manual_spec(SYM, venue_mismatch="adopt"))
     try:
         (position,) = service.positions()
         assert (position.symbol, position.quantity, position.avg_price) == (SYM, D("0.5"), D(30000))
@@ -191,7 +135,7 @@ def test_kill_switch_cancels_ours_at_the_venue_flattens_and_verifies(
     app: App, tmp_path: Path, binance: FakeBinance
 ) -> None:
     service = service_on(app, tmp_path, binance.base_url)
-    sid = service.start_session(live_spec())
+    sid = service.start_session(manual_spec(SYM))
     try:
         wait_for(lambda: service.last_price(SYM) is not None)
         bought = service.place_order(SYM, "buy", "0.003")  # market: fills at the venue
@@ -230,7 +174,7 @@ def test_kill_switch_reports_dust_and_a_shortfall_instead_of_failing(
     app: App, tmp_path: Path, binance: FakeBinance
 ) -> None:
     service = service_on(app, tmp_path, binance.base_url)
-    sid = service.start_session(live_spec())
+    sid = service.start_session(manual_spec(SYM))
     try:
         wait_for(lambda: service.last_price(SYM) is not None)
         assert service.place_order(SYM, "buy", "0.0003").ok  # 9 USDT at 30,000
@@ -257,7 +201,7 @@ def test_refused_keys_stop_the_start_with_a_pointer_to_settings(
     binance.secret = "the-venue-knows-another-secret"
     service = service_on(app, tmp_path, binance.base_url)
     with pytest.raises(BrokerAuthError, match="refused the credentials") as info:
-        service.start_session(live_spec())
+        service.start_session(manual_spec(SYM))
     assert info.value.hint is not None and "Settings -> Accounts" in info.value.hint
     assert binance.count("POST", "/api/v3/order") == 0
     assert SECRET not in str(info.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,23 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from gui_fakes import FakeSchedule, FakeTrading, ScriptedPrompts
 
-from stom_desktop.config import Settings
+from stom_desktop.config import Settings, app_paths
+from stom_desktop.gui.log_handler import install_file_handler
+
+
+@pytest.fixture()
+def debug_log() -> Iterator[Path]:
+    """DEBUG logging to the app's log file for the test; yields the file (to scan for secrets)."""
+    root = logging.getLogger()
+    old_level, old_handlers = root.level, list(root.handlers)
+    root.setLevel(logging.DEBUG)
+    path = install_file_handler(app_paths().log_dir, logging.DEBUG)
+    yield path
+    for handler in root.handlers:
+        if handler not in old_handlers:
+            handler.close()
+    root.handlers[:] = old_handlers
+    root.setLevel(old_level)
 
 
 @pytest.fixture()

@@ -8,47 +8,19 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import keyring
-import pytest
 from gui_fakes import ScriptedPrompts
-from keyrings.alt.file import PlaintextKeyring
 
 from stom_desktop.adapters.secrets import SERVICE_NAME, KeyringSecretStore
 from stom_desktop.config import app_paths, load_settings
-from stom_desktop.gui.log_handler import install_file_handler
 from stom_desktop.gui.settings_window import SettingsDialog
 from stom_desktop.services.account_service import AccountService
 
 API_KEY = "AKIA-GUI-TEST-KEY-0123456789"
 SECRET = "sUp3r-s3cr3t-GUI-value-9876"
-
-
-@pytest.fixture()
-def file_keyring(tmp_path: Path) -> Iterator[PlaintextKeyring]:
-    previous = keyring.get_keyring()
-    backend = PlaintextKeyring()
-    backend.file_path = str(tmp_path / "keyring" / "keyring.cfg")  # type: ignore[misc]
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
-
-
-@pytest.fixture()
-def debug_log() -> Iterator[Path]:
-    root = logging.getLogger()
-    old_level, old_handlers = root.level, list(root.handlers)
-    root.setLevel(logging.DEBUG)
-    path = install_file_handler(app_paths().log_dir, logging.DEBUG)
-    yield path
-    for handler in root.handlers:
-        if handler not in old_handlers:
-            handler.close()
-    root.handlers[:] = old_handlers
-    root.setLevel(old_level)
 
 
 def _fill(dialog: SettingsDialog) -> None:
@@ -60,7 +32,7 @@ def _fill(dialog: SettingsDialog) -> None:
 
 
 def test_accounts_stored_masked_and_never_leaked(
-    qtbot: Any, file_keyring: PlaintextKeyring, debug_log: Path
+    qtbot: Any, file_keyring: Path, debug_log: Path
 ) -> None:
     prompts = ScriptedPrompts(confirm=True)
     accounts = AccountService(KeyringSecretStore())
@@ -102,9 +74,7 @@ def test_accounts_stored_masked_and_never_leaked(
             assert needle not in content, f"{needle!r} leaked into {path}"
 
 
-def test_declining_the_insecure_keyring_stores_nothing(
-    qtbot: Any, file_keyring: PlaintextKeyring
-) -> None:
+def test_declining_the_insecure_keyring_stores_nothing(qtbot: Any, file_keyring: Path) -> None:
     accounts = AccountService(KeyringSecretStore())
     dialog = SettingsDialog(
         load_settings(),
@@ -120,7 +90,7 @@ def test_declining_the_insecure_keyring_stores_nothing(
     assert accounts.list_accounts() == []
 
 
-def test_deleting_an_account(qtbot: Any, file_keyring: PlaintextKeyring) -> None:
+def test_deleting_an_account(qtbot: Any, file_keyring: Path) -> None:
     accounts = AccountService(KeyringSecretStore())
     accounts.set_account("old", API_KEY, SECRET, allow_insecure=True)
     dialog = SettingsDialog(load_settings(), accounts, prompts=ScriptedPrompts())  # type: ignore[arg-type]

@@ -18,46 +18,19 @@ import keyring
 import pytest
 from fake_telegram import TOKEN, FakeBotApi, fake_bot_api
 from gui_fakes import ScriptedPrompts
-from keyrings.alt.file import PlaintextKeyring
 from PyQt6.QtCore import Qt
 
 from stom_desktop.adapters.secrets import SERVICE_NAME, KeyringSecretStore
 from stom_desktop.config import app_paths, load_settings
-from stom_desktop.gui.log_handler import install_file_handler
 from stom_desktop.gui.settings_window import SettingsDialog
 from stom_desktop.gui.workers import pending_tasks
 from stom_desktop.services.notification_service import NotificationService
 
 
 @pytest.fixture()
-def file_keyring(tmp_path: Path) -> Iterator[Path]:
-    previous = keyring.get_keyring()
-    backend = PlaintextKeyring()
-    path = tmp_path / "keyring" / "keyring.cfg"
-    backend.file_path = str(path)  # type: ignore[misc]
-    keyring.set_keyring(backend)
-    yield path
-    keyring.set_keyring(previous)
-
-
-@pytest.fixture()
 def bot() -> Iterator[FakeBotApi]:
     with fake_bot_api() as api:
         yield api
-
-
-@pytest.fixture()
-def debug_log() -> Iterator[Path]:
-    root = logging.getLogger()
-    old_level, old_handlers = root.level, list(root.handlers)
-    root.setLevel(logging.DEBUG)
-    path = install_file_handler(app_paths().log_dir, logging.DEBUG)
-    yield path
-    for handler in root.handlers:
-        if handler not in old_handlers:
-            handler.close()
-    root.handlers[:] = old_handlers
-    root.setLevel(old_level)
 
 
 def _dialog(qtbot: Any, prompts: ScriptedPrompts) -> tuple[SettingsDialog, NotificationService]:

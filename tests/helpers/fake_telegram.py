@@ -1,4 +1,4 @@
-"""A local fake Telegram Bot API (pytest-httpserver) and an in-memory secret store.
+"""A local fake Telegram Bot API (pytest-httpserver) for the notifier and its users.
 
 ``FakeBotApi`` answers ``POST /bot<token>/sendMessage`` like Telegram: ``{"ok": true,
 "result": {...}}``, records every message, and can be scripted to fail: ``fail_next``
@@ -19,8 +19,6 @@ from typing import Any
 
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
-
-from stom_desktop.adapters.secrets import BackendInfo
 
 TOKEN = "123456789:AAHfakeTOKENforTESTS_do-not-leak-9876"
 
@@ -124,24 +122,3 @@ def start_server() -> HTTPServer:
     server.no_handler_status_code = 404
     server.start()
     return server
-
-
-class MemorySecretStore:
-    """A secret store in a dict; ``secure=False`` behaves like the plaintext keyring."""
-
-    def __init__(self, values: dict[str, str] | None = None, *, secure: bool = True) -> None:
-        self.values = dict(values or {})
-        self.secure = secure
-
-    def backend_info(self) -> BackendInfo:
-        warning = None if self.secure else "memory store: NOT encrypted (test)"
-        return BackendInfo("tests.MemorySecretStore", True, self.secure, warning)
-
-    def get(self, key: str) -> str | None:
-        return self.values.get(key)
-
-    def set(self, key: str, value: str) -> None:
-        self.values[key] = value
-
-    def delete(self, key: str) -> bool:
-        return self.values.pop(key, None) is not None

@@ -1,7 +1,8 @@
 """A TradingService on a fake venue (Binance spot, USDT-M futures or Upbit) for live tests.
 
-:func:`live_service` stores a fake key pair in a file keyring under ``tmp_path`` and
-points the service's ccxt clients at the local fake (short timeout, no rate limiter).
+:func:`live_service` stores a fake key pair in a file keyring under ``tmp_path`` (see
+:func:`file_accounts`) and points the service's ccxt clients at the local fake (short
+timeout, no rate limiter).
 :func:`serve_binance_ticker` / :func:`serve_upbit_ticker` add the public ticker
 endpoints the REST quote feed and ``ticker_price`` read (the spot fakes do not serve
 them). ``wait_for`` polls a condition (never a timing assertion: it only bounds a hang).
@@ -33,24 +34,39 @@ from stom_desktop.services.trading_spec import MANUAL_STRATEGY, SessionSpec
 _ACCOUNT_EXCHANGE = {"binance": "binance", "binanceusdm": "binance", "upbit": "upbit"}
 
 
+def file_accounts(path: Path) -> AccountService:
+    """An ``AccountService`` on a plaintext keyring file at ``path`` (not the default keyring)."""
+    backend = PlaintextKeyring()
+    backend.file_path = str(path)  # type: ignore[misc]
+    return AccountService(KeyringSecretStore(backend=backend))
+
+
 def live_service(
     app: App,
-    tmp_path: Path,
+    keys: Path | AccountService,
     base_url: str,
     exchange: str = "binance",
     *,
+    account: str = "fake",
+    secret: str = SECRET,
     recover_interrupted: bool = True,
     **live: Any,
 ) -> TradingService:
-    """A ``TradingService`` whose live sessions trade ``exchange`` at the fake on ``base_url``."""
-    backend = PlaintextKeyring()
-    backend.file_path = str(tmp_path / "keyring.cfg")  # type: ignore[misc]
-    accounts = AccountService(KeyringSecretStore(backend=backend))
-    accounts.set_account(
-        "fake", API_KEY, SECRET, exchange=_ACCOUNT_EXCHANGE[exchange], allow_insecure=True
-    )
+    """A ``TradingService`` whose live sessions trade ``exchange`` at the fake on ``base_url``.
+
+    ``keys`` is a folder (``tmp_path``): ``API_KEY`` and ``secret`` are stored there as
+    ``account`` in a new keyring file; or an ``AccountService``, used as it is. ``live``
+    overrides the live settings.
+    """
+    if isinstance(keys, AccountService):
+        accounts = keys
+    else:
+        accounts = file_accounts(keys / "keyring.cfg")
+        accounts.set_account(
+            account, API_KEY, secret, exchange=_ACCOUNT_EXCHANGE[exchange], allow_insecure=True
+        )
     options: dict[str, Any] = {
-        "account": "fake",
+        "account": account,
         "exchange": exchange,
         "per_order_notional_cap": 50_000_000.0,
         "per_day_notional_cap": 100_000_000.0,
@@ -75,15 +91,27 @@ def manual_spec(symbol: str, **kw: Any) -> SessionSpec:
     return SessionSpec(name="live", strategy=MANUAL_STRATEGY, symbols=(symbol,), mode="live", **kw)
 
 
-def serve_binance_ticker(venue: FakeBinance) -> None:
-    """``/api/v3/ticker/24hr`` from the fake's ``last_price``."""
+def binance_ticker(symbol: str, last: Decimal, *, sizes: bool = False) -> Response:
+    """A ``/api/v3/ticker/24hr`` answer: bid/ask one tick around ``last`` (``sizes``: with
+    1-unit bid/ask quantities and the day's volume, as the real endpoint sends)."""
+    body: dict[str, Any] = {
+        "symbol": symbol,
+        "lastPrice": str(last),
+        "bidPrice": str(last - 1),
+        "askPrice": str(last + 1),
+        "closeTime": int(time.time() * 1000),
+    }
+    if sizes:
+        body.update(bidQty="1", askQty="1", volume="10", quoteVolume="300000", openTime=0)
+    return Response(json.dumps(body), content_type="application/json")
+
+
+def serve_binance_ticker(venue: FakeBinance, *, sizes: bool = False) -> None:
+    """``/api/v3/ticker/24hr`` from the fake's ``last_price`` (see :func:`binance_ticker`)."""
 
     def ticker(request: Request) -> Response:
         symbol = request.args.get("symbol", "BTCUSDT")
-        last = venue.last_price[symbol]
-        body = {"symbol": symbol, "lastPrice": str(last), "bidPrice": str(last - 1),
-                "askPrice": str(last + 1), "closeTime": int(time.time() * 1000)}  # fmt: skip
-        return Response(json.dumps(body), content_type="application/json")
+        return binance_ticker(symbol, venue.last_price[symbol], sizes=sizes)
 
     venue.server.expect_request("/api/v3/ticker/24hr").respond_with_handler(ticker)
 

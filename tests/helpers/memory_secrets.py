@@ -1,4 +1,4 @@
-"""An in-memory ``SecretStore`` (the keyring's role) for tests of the account service's users."""
+"""An in-memory ``SecretStore`` (the keyring's role) for tests of the keyring's users."""
 
 from __future__ import annotations
 
@@ -6,16 +6,28 @@ from stom_desktop.adapters.secrets import BackendInfo
 
 
 class MemorySecretStore:
-    """Secrets in a dict; ``available=False`` plays a machine without any keyring."""
+    """Secrets in a dict (``values`` seeds it).
 
-    def __init__(self, *, available: bool = True) -> None:
-        self.values: dict[str, str] = {}
+    ``secure=False`` behaves like the plaintext keyring (works, NOT encrypted);
+    ``available=False`` plays a machine without any keyring.
+    """
+
+    def __init__(
+        self,
+        values: dict[str, str] | None = None,
+        *,
+        secure: bool = True,
+        available: bool = True,
+    ) -> None:
+        self.values: dict[str, str] = dict(values or {})
+        self.secure = secure
         self.available = available
 
     def backend_info(self) -> BackendInfo:
         if not self.available:
             return BackendInfo("fail.Keyring", False, False, "no keyring backend is available")
-        return BackendInfo("tests.MemorySecretStore", True, True, None)
+        warning = None if self.secure else "memory store: NOT encrypted (test)"
+        return BackendInfo("tests.MemorySecretStore", True, self.secure, warning)
 
     def get(self, key: str) -> str | None:
         return self.values.get(key)

@@ -8,7 +8,6 @@ from decimal import Decimal as D
 import pytest
 from fake_binance_futures import FakeBinanceFutures
 from fake_exchanges import Fault, RecordingListener
-from pytest_httpserver import HTTPServer
 
 from stom_desktop.adapters.brokers.ccxt_client import make_exchange
 from stom_desktop.core.enums import Side
@@ -49,11 +48,6 @@ def sent(fake: FakeBinanceFutures, cid: str) -> dict[str, str]:
         p for m, path, p in fake.requests if m == "POST" and p.get("newClientOrderId") == cid
     ]
     return params
-
-
-@pytest.fixture
-def futures(server: HTTPServer) -> FakeBinanceFutures:
-    return FakeBinanceFutures(server)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 
 import pytest
 from fake_exchanges import FakeBinance
@@ -30,12 +31,6 @@ from stom_desktop.services.trading_spec import MANUAL_STRATEGY, SessionSpec
 
 SYM, MID = "BTC/USDT", "BTCUSDT"
 STREAMS = ("btcusdt@ticker", "btcusdt@trade", "btcusdt@depth@100ms")
-FAST = {
-    "backoff_initial_s": 0.05,
-    "backoff_max_s": 0.2,
-    "fallback_after_s": 0.5,
-    "rest_interval_s": 0.1,
-}
 
 
 @pytest.fixture
@@ -51,25 +46,10 @@ def stream(binance: FakeBinance) -> Iterator[FakeBinanceStream]:
 
 @pytest.fixture
 def make_feed(
-    binance: FakeBinance, stream: FakeBinanceStream
-) -> Iterator[Callable[..., CcxtWebsocketFeed]]:
-    feeds: list[CcxtWebsocketFeed] = []
-
-    def make(**kw: object) -> CcxtWebsocketFeed:
-        ex = make_pro_exchange(
-            "binance",
-            base_url=binance.base_url,
-            ws_url=stream.ws_base,
-            timeout_ms=1000,
-            enable_rate_limit=False,
-        )
-        feed = CcxtWebsocketFeed(ex, rng=random.Random(7), **{**FAST, **kw})  # type: ignore[arg-type]
-        feeds.append(feed)
-        return feed
-
-    yield make
-    for feed in feeds:
-        feed.close()
+    binance: FakeBinance, stream: FakeBinanceStream, ws_feeds: Callable[..., CcxtWebsocketFeed]
+) -> Callable[..., CcxtWebsocketFeed]:
+    """``make_feed(**kw)``: a fast feed on the fakes (``kw`` overrides ``FAST_WS``)."""
+    return partial(ws_feeds, "binance", binance.base_url, stream.ws_base, 7)
 
 
 def test_quotes_trades_and_books_arrive_as_simulator_events(

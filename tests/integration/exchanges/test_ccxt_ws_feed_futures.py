@@ -8,33 +8,20 @@ protocol: a ``24hrTicker`` without bid/ask, ``depthUpdate`` with ``pu``); market
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Iterator
+from functools import partial
 
 import pytest
 from fake_binance_futures import FakeBinanceFutures
 from fake_ws_exchange import FakeBinanceFuturesStream
 from feed_collector import Collector
-from pytest_httpserver import HTTPServer
 
-from stom_desktop.adapters.brokers.ccxt_client import make_pro_exchange
 from stom_desktop.adapters.feeds.ccxt_ws import CcxtWebsocketFeed
 from stom_desktop.core.enums import Side
 from stom_desktop.core.events import OrderBookEvent, QuoteEvent, TradeTick
 
 SYM, MID = "BTC/USDT:USDT", "BTCUSDT"
 STREAMS = ("btcusdt@ticker", "btcusdt@trade", "btcusdt@depth@100ms")
-FAST = {
-    "backoff_initial_s": 0.05,
-    "backoff_max_s": 0.2,
-    "fallback_after_s": 0.5,
-    "rest_interval_s": 0.1,
-}
-
-
-@pytest.fixture
-def futures(server: HTTPServer) -> FakeBinanceFutures:
-    return FakeBinanceFutures(server)
 
 
 @pytest.fixture
@@ -50,25 +37,12 @@ def stream(futures: FakeBinanceFutures) -> Iterator[FakeBinanceFuturesStream]:
 
 @pytest.fixture
 def make_feed(
-    futures: FakeBinanceFutures, stream: FakeBinanceFuturesStream
-) -> Iterator[Callable[..., CcxtWebsocketFeed]]:
-    feeds: list[CcxtWebsocketFeed] = []
-
-    def make(**kw: object) -> CcxtWebsocketFeed:
-        ex = make_pro_exchange(
-            "binanceusdm",
-            base_url=futures.base_url,
-            ws_url=stream.ws_base,
-            timeout_ms=1000,
-            enable_rate_limit=False,
-        )
-        feed = CcxtWebsocketFeed(ex, rng=random.Random(5), **{**FAST, **kw})  # type: ignore[arg-type]
-        feeds.append(feed)
-        return feed
-
-    yield make
-    for feed in feeds:
-        feed.close()
+    futures: FakeBinanceFutures,
+    stream: FakeBinanceFuturesStream,
+    ws_feeds: Callable[..., CcxtWebsocketFeed],
+) -> Callable[..., CcxtWebsocketFeed]:
+    """``make_feed(**kw)``: a fast feed on the fakes (``kw`` overrides ``FAST_WS``)."""
+    return partial(ws_feeds, "binanceusdm", futures.base_url, stream.ws_base, 5)
 
 
 def test_futures_quotes_trades_and_books_arrive(

@@ -8,15 +8,14 @@ no bid/ask: the feed's quotes must take them from the order book stream.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Iterator
+from functools import partial
 
 import pytest
 from fake_exchanges import FakeUpbit
 from fake_ws_upbit import FakeUpbitStream
 from feed_collector import Collector
 
-from stom_desktop.adapters.brokers.ccxt_client import make_pro_exchange
 from stom_desktop.adapters.feeds.ccxt_ws import CcxtWebsocketFeed
 from stom_desktop.core.enums import Side
 from stom_desktop.core.events import OrderBookEvent, QuoteEvent, TradeTick
@@ -25,12 +24,6 @@ SYM, CODE = "BTC/KRW", "KRW-BTC"
 STREAMS = ("ticker:KRW-BTC", "trade:KRW-BTC", "orderbook:KRW-BTC")
 BIDS = [(50_000_000.0 - 10_000 * i, 0.1 * i) for i in range(1, 16)]  # 15 units, as Upbit
 ASKS = [(50_000_000.0 + 10_000 * i, 0.2 * i) for i in range(1, 16)]
-FAST = {
-    "backoff_initial_s": 0.05,
-    "backoff_max_s": 0.2,
-    "fallback_after_s": 0.5,
-    "rest_interval_s": 0.1,
-}
 
 
 @pytest.fixture
@@ -44,25 +37,10 @@ def stream(upbit: FakeUpbit) -> Iterator[FakeUpbitStream]:
 
 @pytest.fixture
 def make_feed(
-    upbit: FakeUpbit, stream: FakeUpbitStream
-) -> Iterator[Callable[..., CcxtWebsocketFeed]]:
-    feeds: list[CcxtWebsocketFeed] = []
-
-    def make(**kw: object) -> CcxtWebsocketFeed:
-        ex = make_pro_exchange(
-            "upbit",
-            base_url=upbit.base_url,
-            ws_url=stream.ws_base,
-            timeout_ms=1000,
-            enable_rate_limit=False,
-        )
-        feed = CcxtWebsocketFeed(ex, rng=random.Random(3), **{**FAST, **kw})  # type: ignore[arg-type]
-        feeds.append(feed)
-        return feed
-
-    yield make
-    for feed in feeds:
-        feed.close()
+    upbit: FakeUpbit, stream: FakeUpbitStream, ws_feeds: Callable[..., CcxtWebsocketFeed]
+) -> Callable[..., CcxtWebsocketFeed]:
+    """``make_feed(**kw)``: a fast feed on the fakes (``kw`` overrides ``FAST_WS``)."""
+    return partial(ws_feeds, "upbit", upbit.base_url, stream.ws_base, 3)
 
 
 def test_quotes_take_bid_ask_from_the_book_and_trades_and_books_arrive(

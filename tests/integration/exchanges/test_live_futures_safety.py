@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -19,26 +18,13 @@ import pytest
 from fake_binance_futures import FakeBinanceFutures
 from fake_exchanges import API_KEY, SECRET
 from live_venues import live_service, manual_spec, wait_for
-from pytest_httpserver import HTTPServer
 
 from stom_desktop.adapters.brokers.ccxt_client import make_exchange
-from stom_desktop.bootstrap import App, build_app
+from stom_desktop.bootstrap import App
 from stom_desktop.persistence import OrderRepository, SessionRepository
 from stom_desktop.services.venue_reconcile import VenueMismatchError
 
 SYM = "BTC/USDT:USDT"
-
-
-@pytest.fixture
-def futures(server: HTTPServer) -> FakeBinanceFutures:
-    return FakeBinanceFutures(server)
-
-
-@pytest.fixture
-def app() -> Iterator[App]:
-    ctx = build_app()
-    yield ctx
-    ctx.close()
 
 
 def open_ids(venue: FakeBinanceFutures) -> set[str]:

@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
-from fake_exchanges import API_KEY, SECRET, FakeBinance
-from keyrings.alt.file import PlaintextKeyring
-from werkzeug import Request, Response
+from fake_exchanges import SECRET, FakeBinance
+from live_venues import live_service, serve_binance_ticker, wait_for
 
 from stom_desktop.adapters.brokers.ccxt_caps import NotionalCaps
 from stom_desktop.adapters.brokers.ccxt_client import make_exchange
 from stom_desktop.adapters.brokers.ccxt_feed import quote_from_ticker
-from stom_desktop.adapters.secrets import KeyringSecretStore
-from stom_desktop.bootstrap import build_app
+from stom_desktop.bootstrap import App
 from stom_desktop.cli.trade_cmd import intended_line
 from stom_desktop.config import LiveSettings
 from stom_desktop.core.enums import Side
 from stom_desktop.core.errors import ConfigurationError, OrderRejected
 from stom_desktop.core.orders import Order, OrderType
 from stom_desktop.engine.strategy_runner import IntendedOrderEvent
-from stom_desktop.services.account_service import AccountService
 from stom_desktop.services.trading_service import TradingService
 from stom_desktop.services.trading_spec import MANUAL_STRATEGY, SessionSpec
 
@@ -36,14 +30,7 @@ T0 = datetime(2026, 1, 5, tzinfo=UTC)
 @pytest.fixture
 def venue(binance: FakeBinance) -> FakeBinance:
     """The fake Binance plus a ``ticker/24hr`` endpoint at its last price."""
-
-    def ticker(request: Request) -> Response:
-        last = binance.last_price["BTCUSDT"]
-        body = {"symbol": "BTCUSDT", "lastPrice": str(last), "bidPrice": str(last - 1),
-                "askPrice": str(last + 1), "closeTime": int(time.time() * 1000)}  # fmt: skip
-        return Response(json.dumps(body), content_type="application/json")
-
-    binance.server.expect_request("/api/v3/ticker/24hr").respond_with_handler(ticker)
+    serve_binance_ticker(binance)
     return binance
 
 
@@ -93,46 +80,25 @@ def test_base_url_env_var_points_clients_at_a_local_server(
     assert ex.urls["api"]["public"].startswith("http://127.0.0.1:9/api/v3")
 
 
-def _service(tmp_path: Path, base_url: str, secret: str) -> tuple[TradingService, object]:
-    backend = PlaintextKeyring()
-    backend.file_path = str(tmp_path / "k.cfg")  # type: ignore[misc]
-    accounts = AccountService(KeyringSecretStore(backend=backend))
-    accounts.set_account("acc", API_KEY, secret, exchange="binance", allow_insecure=True)
-    app = build_app()
-    live = LiveSettings(account="acc", poll_interval_s=0.05)
-    settings = app.settings.model_copy(update={"live": live})
-
-    def factory(eid: str, key: str | None, sec: str | None):  # type: ignore[no-untyped-def]
-        return make_exchange(
-            eid, api_key=key, secret=sec, base_url=base_url, timeout_ms=400,
-            enable_rate_limit=False,
-        )  # fmt: skip
-
-    service = TradingService(
-        settings, app.database, app.strategies, app.paths, accounts=accounts,
-        exchange_factory=factory,
+def _service(app: App, tmp_path: Path, base_url: str, secret: str) -> TradingService:
+    # The settings' defaults otherwise: the websocket feed, 1,000 / 10,000 USDT caps.
+    return live_service(
+        app, tmp_path, base_url, account="acc", secret=secret, feed="websocket",
+        per_order_notional_cap=1_000.0, per_day_notional_cap=10_000.0,
     )  # fmt: skip
-    return service, app
-
-
-def _wait(cond: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.02)
 
 
 def test_refused_credentials_reject_the_order_and_halt_the_session(
-    tmp_path: Path, venue: FakeBinance
+    app: App, tmp_path: Path, venue: FakeBinance
 ) -> None:
     binance = venue
     binance.balances["BTC"] = D(0)  # matches the empty journal (else the start halts)
-    service, app = _service(tmp_path, binance.base_url, SECRET)
+    service = _service(app, tmp_path, binance.base_url, SECRET)
     sid = service.start_session(
         SessionSpec(name="x", strategy=MANUAL_STRATEGY, symbols=(SYM,), mode="live")
     )
     try:
-        _wait(lambda: service.last_price(SYM) is not None)
+        wait_for(lambda: service.last_price(SYM) is not None)
         # The key's secret was rotated mid-session: signatures fail (-1022). (A -2015 after
         # a successful login is a temporary ban to ccxt: DDoSProtection, cooled down.)
         binance.secret = "rotated-secret"
@@ -144,15 +110,14 @@ def test_refused_credentials_reject_the_order_and_halt_the_session(
     finally:
         service.stop_session(sid)
         service.shutdown()
-        app.close()  # type: ignore[attr-defined]
     assert binance.orders == {}
 
 
 def test_dry_run_on_the_venue_shows_what_would_be_sent_and_sends_nothing(
-    tmp_path: Path, venue: FakeBinance
+    app: App, tmp_path: Path, venue: FakeBinance
 ) -> None:
     binance = venue
-    service, app = _service(tmp_path, binance.base_url, "unused")
+    service = _service(app, tmp_path, binance.base_url, "unused")
     seen: list[IntendedOrderEvent] = []
     service.events.subscribe(IntendedOrderEvent, seen.append)
     sid = service.start_session(
@@ -160,14 +125,13 @@ def test_dry_run_on_the_venue_shows_what_would_be_sent_and_sends_nothing(
                     exchange="binance")
     )  # fmt: skip
     try:
-        _wait(lambda: service.last_price(SYM) is not None)
+        wait_for(lambda: service.last_price(SYM) is not None)
         result = service.place_order(SYM, "buy", "0.002", "29000.00")
         assert result.ok
-        _wait(lambda: bool(seen))
+        wait_for(lambda: bool(seen))
     finally:
         service.stop_session(sid)
         service.shutdown()
-        app.close()  # type: ignore[attr-defined]
     line = intended_line(seen[0])
     assert line == (
         f"DRY RUN would send: BTC/USDT buy limit qty=0.002 price=29000.00 "

@@ -10,7 +10,6 @@ never sent.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from live_venues import live_service, manual_spec, serve_upbit_ticker, wait_for
 from pytest_httpserver import HTTPServer
 
 from stom_desktop.adapters.brokers.ccxt_client import make_exchange
-from stom_desktop.bootstrap import App, build_app
+from stom_desktop.bootstrap import App
 from stom_desktop.persistence import OrderRepository
 
 SYM = "BTC/KRW"
@@ -32,13 +31,6 @@ def venue(server: HTTPServer) -> FakeUpbit:
     fake.balances["BTC"] = D(0)  # the account holds no BTC: it matches an empty journal
     serve_upbit_ticker(fake)
     return fake
-
-
-@pytest.fixture
-def app() -> Iterator[App]:
-    ctx = build_app()
-    yield ctx
-    ctx.close()
 
 
 def open_identifiers(fake: FakeUpbit) -> set[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -22,16 +21,6 @@ from stom_desktop.core.ports import Notifier
 TOKEN = "123456:AAFakeTokenForTests_do_not_leak"
 
 
-@pytest.fixture
-def bot_api() -> Iterator[HTTPServer]:
-    srv = HTTPServer(host="127.0.0.1", threaded=True)
-    srv.no_handler_status_code = 404
-    srv.start()
-    yield srv
-    srv.clear()
-    srv.stop()
-
-
 class DictStore:
     def __init__(self, values: dict[str, str]) -> None:
         self.values = values
@@ -40,27 +29,27 @@ class DictStore:
         return self.values.get(key)
 
 
-def test_sends_message_to_the_chat(bot_api: HTTPServer) -> None:
-    bot_api.expect_oneshot_request(f"/bot{TOKEN}/sendMessage", method="POST").respond_with_json(
+def test_sends_message_to_the_chat(server: HTTPServer) -> None:
+    server.expect_oneshot_request(f"/bot{TOKEN}/sendMessage", method="POST").respond_with_json(
         {"ok": True, "result": {"message_id": 1}}
     )
     notifier = TelegramNotifier.from_store(
-        DictStore({TOKEN_KEY: TOKEN, CHAT_KEY: "42"}), base_url=bot_api.url_for("/")
+        DictStore({TOKEN_KEY: TOKEN, CHAT_KEY: "42"}), base_url=server.url_for("/")
     )
     assert isinstance(notifier, Notifier)
     notifier.notify("fill", "BTC/USDT filled", "buy 0.001 @ 30000")
-    request, _ = bot_api.log[0]
+    request, _ = server.log[0]
     body = json.loads(request.get_data(as_text=True))
     assert body["chat_id"] == "42"
     assert "BTC/USDT filled" in body["text"] and "buy 0.001 @ 30000" in body["text"]
 
 
-def test_api_error_is_reported_without_the_token(bot_api: HTTPServer) -> None:
-    bot_api.expect_request(f"/bot{TOKEN}/sendMessage").respond_with_json(
+def test_api_error_is_reported_without_the_token(server: HTTPServer) -> None:
+    server.expect_request(f"/bot{TOKEN}/sendMessage").respond_with_json(
         {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"},
         status=403,
     )
-    notifier = TelegramNotifier(TOKEN, "42", base_url=bot_api.url_for("/"))
+    notifier = TelegramNotifier(TOKEN, "42", base_url=server.url_for("/"))
     with pytest.raises(NotifierError, match="blocked by the user") as info:
         notifier.notify("error", "session paused", "strategy raised")
     assert TOKEN not in str(info.value)
@@ -78,8 +67,8 @@ def test_missing_keyring_entries_name_the_setting() -> None:
         TelegramNotifier.from_store(DictStore({TOKEN_KEY: TOKEN}))
 
 
-def test_errors_say_whether_a_retry_can_help(bot_api: HTTPServer) -> None:
-    notifier = TelegramNotifier(TOKEN, "42", base_url=bot_api.url_for("/"))
+def test_errors_say_whether_a_retry_can_help(server: HTTPServer) -> None:
+    notifier = TelegramNotifier(TOKEN, "42", base_url=server.url_for("/"))
     path = f"/bot{TOKEN}/sendMessage"
     answers = [
         (429, {"ok": False, "description": "Too Many Requests", "parameters": {"retry_after": 7}}),
@@ -87,7 +76,7 @@ def test_errors_say_whether_a_retry_can_help(bot_api: HTTPServer) -> None:
         (400, {"ok": False, "description": "Bad Request: chat not found"}),
     ]
     for status, body in answers:
-        bot_api.expect_oneshot_request(path).respond_with_json(body, status=status)
+        server.expect_oneshot_request(path).respond_with_json(body, status=status)
     errors = []
     for _ in answers:
         with pytest.raises(NotifierError) as info:
@@ -102,10 +91,10 @@ def test_errors_say_whether_a_retry_can_help(bot_api: HTTPServer) -> None:
 
 
 def test_urllib3_debug_lines_do_not_show_the_token(
-    bot_api: HTTPServer, caplog: pytest.LogCaptureFixture
+    server: HTTPServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    bot_api.expect_request(f"/bot{TOKEN}/sendMessage").respond_with_json({"ok": True})
-    notifier = TelegramNotifier(TOKEN, "42", base_url=bot_api.url_for("/"))
+    server.expect_request(f"/bot{TOKEN}/sendMessage").respond_with_json({"ok": True})
+    notifier = TelegramNotifier(TOKEN, "42", base_url=server.url_for("/"))
     caplog.set_level(logging.WARNING, logger="werkzeug")  # the fake server's own access log
     with caplog.at_level(logging.DEBUG):
         notifier.notify("fill", "t", "x")

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import keyring
-import pytest
-from keyrings.alt.file import PlaintextKeyring
 from typer.testing import CliRunner
 
 from stom_desktop.adapters.secrets import SERVICE_NAME, SecretStoreError
@@ -17,17 +14,6 @@ from stom_desktop.core.errors import ConfigurationError
 runner = CliRunner()
 KEY = "AKIAxxxxFAKEKEY0123456789abcdef"
 SECRET = "s3cr3t-value-that-must-never-print"
-
-
-@pytest.fixture()
-def file_keyring(tmp_path: Path) -> Iterator[Path]:
-    previous = keyring.get_keyring()
-    backend = PlaintextKeyring()
-    path = tmp_path / "keyring" / "keyring.cfg"
-    backend.file_path = str(path)  # type: ignore[misc]
-    keyring.set_keyring(backend)
-    yield path
-    keyring.set_keyring(previous)
 
 
 def _invoke(*args: str, stdin: str | None = None) -> object:

@@ -16,7 +16,6 @@ from pathlib import Path
 import keyring
 import pytest
 from fake_telegram import TOKEN, FakeBotApi, fake_bot_api
-from keyrings.alt.file import PlaintextKeyring
 from typer.testing import CliRunner
 
 from stom_desktop.adapters.notifiers.telegram import NotifierError
@@ -28,17 +27,6 @@ from stom_desktop.core.events import FillEvent
 from stom_desktop.core.fills import Fill
 
 runner = CliRunner()
-
-
-@pytest.fixture()
-def file_keyring(tmp_path: Path) -> Iterator[Path]:
-    previous = keyring.get_keyring()
-    backend = PlaintextKeyring()
-    path = tmp_path / "keyring" / "keyring.cfg"
-    backend.file_path = str(path)  # type: ignore[misc]
-    keyring.set_keyring(backend)
-    yield path
-    keyring.set_keyring(previous)
 
 
 @pytest.fixture()

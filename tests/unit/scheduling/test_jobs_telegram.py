@@ -10,7 +10,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from fake_telegram import TOKEN, FakeBotApi, MemorySecretStore, fake_bot_api
+from fake_telegram import TOKEN, FakeBotApi, fake_bot_api
+from memory_secrets import MemorySecretStore
 from sched_fakes import FakeApp
 
 from stom_desktop.adapters.notifiers.telegram import TOKEN_KEY

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_telegram import TOKEN, FakeBotApi, MemorySecretStore, fake_bot_api, start_server
+from fake_telegram import TOKEN, FakeBotApi, fake_bot_api, start_server
+from memory_secrets import MemorySecretStore
 from pytest_httpserver import HTTPServer
 
 from stom_desktop.adapters.notifiers.telegram import TOKEN_KEY, NotifierError
