@@ -30,7 +30,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import WSMessage, WSMsgType, web
-from fake_exchanges import FakeUpbit, _json
+from fake_exchanges import _json
+from fake_upbit import FakeUpbit
 from fake_ws_exchange import FakeWsServer, Level
 from werkzeug import Request, Response
 

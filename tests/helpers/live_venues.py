@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import ccxt
-from fake_exchanges import API_KEY, SECRET, FakeBinance, FakeUpbit
+from fake_exchanges import API_KEY, SECRET, FakeBinance
+from fake_upbit import FakeUpbit
 from keyrings.alt.file import PlaintextKeyring
 from werkzeug import Request, Response
 

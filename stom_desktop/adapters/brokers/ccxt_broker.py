@@ -6,6 +6,9 @@
   unknown outcome first asks the venue by that id.
 * Venue rules (tick, lot, minimum notional) are checked *before* sending
   (``ccxt_markets``): ``OrderRejected(rule='venue.tick_size'|'venue.lot'|...)``.
+* Stop orders on Binance spot only (``STOP_LOSS``/``STOP_LOSS_LIMIT``, stop price on the
+  tick grid, a stop through the ``price_source`` price refused as ``venue.stop_side``);
+  Upbit and USDT-M refuse them (``venue.order_type``): use engine-side stops there.
 * Errors follow ``ccxt_errors``: reads retried with backoff, writes of unknown outcome
   raise ``TemporaryBrokerError``, rate limits cool down, auth errors name Settings ->
   Accounts, venue refusals become ``OrderRejected`` with the venue's reason.
@@ -56,7 +59,12 @@ from stom_desktop.adapters.brokers.ccxt_futures import (
     FuturesAccountSettings,
     read_account_settings,
 )
-from stom_desktop.adapters.brokers.ccxt_markets import check_order, rules_from_market
+from stom_desktop.adapters.brokers.ccxt_markets import (
+    check_order,
+    check_stop_side,
+    rules_from_market,
+)
+from stom_desktop.adapters.brokers.ccxt_poll import OpenOrders, trades_cover, trades_in_order
 from stom_desktop.adapters.brokers.ccxt_venues import (
     CcxtOrder,
     VenueDialect,
@@ -65,6 +73,7 @@ from stom_desktop.adapters.brokers.ccxt_venues import (
     dec,
     fill_from_trade,
     status_of,
+    stop_price_of,
     tif_of,
     ts_of,
     type_of,
@@ -109,6 +118,7 @@ class _Tracked:
     status: OrderStatus = OrderStatus.NEW  # last status reported to the listener
     filled_seen: Decimal = _ZERO
     tag: str | None = None  # the engine's tag: futures send closing tags reduce-only
+    stop_price: Decimal | None = None  # trigger price of a stop / stop-limit order
 
     @property
     def current(self) -> str:
@@ -156,6 +166,7 @@ class CcxtBroker:
         self._rules: dict[str, CryptoRules] = {}
         self._markets_loaded = False
         self.last_poll_error: BrokerError | None = None
+        self.last_poll_requests = 0  # venue reads made by the last poll
         self._arrival_margin = arrival_margin_s
         self._arrival_window = arrival_window_s  # None: derived from the venue
 
@@ -217,6 +228,7 @@ class CcxtBroker:
         if known is not None and known.venue_ids.get(known.current):
             return known.venue_ids[known.current]  # a retry of an accepted submit
         check_order(self.rules(order.symbol), order)
+        self._check_stop(order)
         if self._caps is not None:
             self._caps.check(order)  # counts each client id once (retries are free)
         if cid in self._uncertain:
@@ -234,6 +246,7 @@ class CcxtBroker:
             order.created_at,
             [cid],
             tag=order.tag,
+            stop_price=order.stop_price,
         )
         self._orders[cid] = tracked
         return self._place(tracked, cid, order.quantity, order.price)
@@ -271,9 +284,11 @@ class CcxtBroker:
             created_at=tracked.created_at,
             order_type=tracked.order_type,
             price=new_px,
+            stop_price=tracked.stop_price,
             tag=tracked.tag,
         )
         check_order(self.rules(tracked.symbol), trial)
+        self._check_stop(trial)
         venue_cid = amended_client_id(client_order_id, len(tracked.generations))
         tracked.generations.append(venue_cid)
         tracked.quantity, tracked.price = new_qty, new_px
@@ -374,25 +389,88 @@ class CcxtBroker:
 
     # -- polling -----------------------------------------------------------------------
     def poll(self) -> int:
-        """Read every open order, report new fills and status changes; returns events sent.
+        """Report new fills and status changes of our open orders; returns events sent.
 
-        A temporary venue failure is logged and kept in ``last_poll_error`` (the next poll
-        retries); an authentication failure raises (the session must stop).
+        Cheap on purpose (it runs on the engine thread): one open-orders read per symbol
+        with open orders (Upbit: one for all markets). Only an order whose filled
+        quantity moved since the last poll gets its trades read, and only an order gone
+        from the list (filled, cancelled, expired) is read by client id for its final
+        state. ``last_poll_requests`` counts the venue reads the poll made.
+
+        A temporary venue failure is logged and kept in ``last_poll_error`` (the orders
+        it hid are read again next poll); an authentication failure raises.
         """
         sent = 0
         self.last_poll_error = None
-        for tracked in [t for t in self._orders.values() if t.status.is_open]:
-            if tracked.cid in self._uncertain:
-                continue  # the order manager reconciles these through fetch_order
+        self.last_poll_requests = 0
+        # Submits of unknown outcome: the order manager reconciles them via fetch_order.
+        due = [
+            t for t in self._orders.values() if t.status.is_open and t.cid not in self._uncertain
+        ]
+        listed = self._list_open(due)
+        for tracked in due:
             try:
-                current = self._read_current(tracked)
-                fills = self._fills(tracked, current)
+                read = self._poll_read(tracked, listed)
             except TemporaryBrokerError as exc:
                 self.last_poll_error = exc
                 log.warning("poll %s: %s", tracked.cid, exc)
                 continue
-            sent += self._report(tracked, current, fills)
+            if read is not None:
+                sent += self._report(tracked, *read)
         return sent
+
+    def _list_key(self, tracked: _Tracked) -> str | None:
+        """Which open-orders read covers ``tracked``: its symbol, or all (Upbit)."""
+        return tracked.symbol if self._dialect.needs_symbol else None
+
+    def _list_open(self, due: list[_Tracked]) -> dict[str | None, OpenOrders]:
+        """The venue's open orders per list key; a key whose read failed is missing."""
+        out: dict[str | None, OpenOrders] = {}
+        for key in dict.fromkeys(self._list_key(t) for t in due):
+            self.last_poll_requests += 1
+            try:
+                rows: list[CcxtOrder] = self._caller.read(
+                    "fetch_open_orders", partial(self._ex.fetch_open_orders, key)
+                )
+            except TemporaryBrokerError as exc:
+                self.last_poll_error = exc
+                log.warning("poll open orders %s: %s", key or "(all)", exc)
+                continue  # its orders wait for the next poll
+            out[key] = OpenOrders(rows)
+        return out
+
+    def _poll_read(
+        self, tracked: _Tracked, listed: dict[str | None, OpenOrders]
+    ) -> tuple[CcxtOrder | None, list[Fill]] | None:
+        """``(current, fills)`` of one order for :meth:`_report`; ``None``: not read now."""
+        venue_cid = tracked.current
+        if venue_cid in tracked.closed:  # finished during an amend: nothing to read
+            current: CcxtOrder | None = tracked.closed[venue_cid]
+            return current, self._fills(tracked, current)
+        index = listed.get(self._list_key(tracked))
+        if index is None:
+            return None  # its open-orders read failed (``last_poll_error`` says why)
+        row = index.find(venue_cid, tracked.venue_ids.get(venue_cid))
+        if row is not None:
+            tracked.venue_ids[venue_cid] = str(row["id"])
+            if self._filled_total(tracked, row) == tracked.filled_seen:
+                return row, self._as_fills(tracked, tracked.closed_trades)  # nothing moved
+            # Upbit's list has no trades: they come embedded in a read of the order.
+            current = self._read_counted(tracked) if trades_in_order(self.exchange_id) else row
+        else:  # gone from the list (or not listed yet): its final state by client id
+            current = self._read_counted(tracked)
+        if current is None:
+            return None, self._as_fills(tracked, tracked.closed_trades)
+        if self._filled_total(tracked, current) == tracked.filled_seen:
+            return current, self._as_fills(tracked, tracked.closed_trades)
+        trades = self._current_trades(tracked, current)
+        if trades_cover(trades, current):  # else a late trade list: read again next poll
+            tracked.filled_seen = self._filled_total(tracked, current)
+        return current, self._as_fills(tracked, tracked.closed_trades + trades)
+
+    def _read_counted(self, tracked: _Tracked) -> CcxtOrder | None:
+        self.last_poll_requests += 1
+        return self._read_current(tracked)
 
     def _report(self, tracked: _Tracked, current: CcxtOrder | None, fills: list[Fill]) -> int:
         snap = self._snapshot(tracked, current)
@@ -420,16 +498,15 @@ class CcxtBroker:
     # -- internals ---------------------------------------------------------------------
     def _place(self, tracked: _Tracked, venue_cid: str, qty: Decimal, px: Decimal | None) -> str:
         cid = tracked.cid
+        unsupported = self._dialect.unsupported_type(tracked.order_type)
+        if unsupported is not None:  # submit refused it already; amend must not send it
+            raise OrderRejected(unsupported, client_order_id=cid, rule="venue.order_type")
         params = self._dialect.create_params(
-            venue_cid, reduce_only=self._dialect.reduce_only(tracked.tag)
+            venue_cid,
+            reduce_only=self._dialect.reduce_only(tracked.tag),
+            stop_price=tracked.stop_price,
         )
-        kind = "market" if tracked.order_type is OrderType.MARKET else "limit"
-        if tracked.order_type not in (OrderType.MARKET, OrderType.LIMIT):
-            raise OrderRejected(
-                f"{tracked.order_type} orders are not supported on {self.exchange_id} yet",
-                client_order_id=cid,
-                rule="venue.order_type",
-            )
+        kind = self._dialect.ccxt_type(tracked.order_type)  # a stop: market/limit + trigger
         send_px: float | None = None if px is None else float(px)
         if kind == "market" and tracked.side is Side.BUY and self.exchange_id == "upbit":
             ref = None if self._price_source is None else self._price_source(tracked.symbol)
@@ -465,6 +542,16 @@ class CcxtBroker:
         venue_id = str(created["id"])
         tracked.venue_ids[venue_cid] = venue_id
         return venue_id
+
+    def _check_stop(self, order: Order) -> None:
+        """Refuse an order type the venue lacks, or a stop on the wrong side of the market."""
+        unsupported = self._dialect.unsupported_type(order.order_type)
+        if unsupported is not None:
+            raise OrderRejected(
+                unsupported, client_order_id=order.client_order_id, rule="venue.order_type"
+            )
+        if order.stop_price is not None and self._price_source is not None:
+            check_stop_side(self.exchange_id, order, self._price_source(order.symbol))
 
     def _require(self, cid: str, what: str) -> _Tracked:
         tracked = self._orders.get(cid)
@@ -511,17 +598,19 @@ class CcxtBroker:
     def _adopt(self, cid: str, row: CcxtOrder) -> _Tracked:
         amount = dec(row.get("amount")) or _ZERO
         venue_cid = row.get("clientOrderId") or cid
+        kind = type_of(row)
         tracked = _Tracked(
             cid,
             str(row["symbol"]),
             Side(row["side"]),
-            type_of(row),
+            kind,
             amount,
-            dec(row.get("price")) if type_of(row) is not OrderType.MARKET else None,
+            dec(row.get("price")) if kind.needs_price else None,
             ts_of(row.get("timestamp"), datetime.now(UTC)),
             [venue_cid],
             {venue_cid: str(row["id"])},
             tag="reduce:adopted" if row.get("reduceOnly") else None,
+            stop_price=stop_price_of(row),
         )
         if is_own_order_id(cid, prefix=self._prefix) or cid in self._uncertain:
             self._orders[cid] = tracked
@@ -602,9 +691,20 @@ class CcxtBroker:
     def _fills(self, tracked: _Tracked, current: CcxtOrder | None) -> list[Fill]:
         trades = list(tracked.closed_trades)
         if current is not None and tracked.current not in tracked.closed:
-            trades += self._caller.read(
+            trades += self._current_trades(tracked, current)
+        return self._as_fills(tracked, trades)
+
+    def _current_trades(self, tracked: _Tracked, current: CcxtOrder) -> list[CcxtOrder]:
+        """The trades of the working generation (no request when nothing is filled)."""
+        if (current.get("filled") or 0) and not trades_in_order(self.exchange_id):
+            self.last_poll_requests += 1
+        return list(
+            self._caller.read(
                 "fetch_my_trades", lambda: self._dialect.trades(self._ex, current), cid=tracked.cid
             )
+        )
+
+    def _as_fills(self, tracked: _Tracked, trades: list[CcxtOrder]) -> list[Fill]:
         quote = tracked.symbol.split("/")[-1].split(":")[0]
         now = datetime.now(UTC)
         out = []
@@ -647,7 +747,7 @@ class CcxtBroker:
             time_in_force=tif_of(current or {}),
             quantity=tracked.quantity,
             price=tracked.price,
-            stop_price=None,
+            stop_price=tracked.stop_price,
             filled_quantity=filled,
             avg_fill_price=(notional / filled) if filled > 0 else None,
             status=status,

@@ -8,6 +8,10 @@
   ``parse_order``; that answer embeds the order's trades. A cancel answers ``wait``:
   confirming it means reading the order again until it says ``cancel``.
 
+* Stop orders: Binance spot only, as ``STOP_LOSS`` (stop-market) and
+  ``STOP_LOSS_LIMIT`` (``triggerPrice`` -> ``stopPrice``); Upbit has none and USDT-M
+  stops live in Binance's Algo Order API: both refused (:meth:`VenueDialect.unsupported_type`).
+
 * Binance USDT-M (``binanceusdm``): as Binance spot on ``/fapi``, plus ``reduceOnly``
   for closing orders (by engine tag), futures error codes re-labelled as rejections,
   and positions from ``positionRisk`` (``ccxt_futures``).
@@ -76,8 +80,21 @@ def status_of(order: CcxtOrder, quantity: Decimal, filled: Decimal) -> OrderStat
     return OrderStatus.PARTIALLY_FILLED if filled > 0 else OrderStatus.SUBMITTED
 
 
+#: Raw Binance order types that are stops (ccxt reports spot ``STOP_LOSS`` as
+#: ``market`` and ``STOP_LOSS_LIMIT`` as ``limit``, so the raw type decides).
+_RAW_STOP_TYPES = {
+    "STOP_LOSS": OrderType.STOP,  # spot stop-market
+    "STOP_LOSS_LIMIT": OrderType.STOP_LIMIT,  # spot stop-limit
+    "STOP_MARKET": OrderType.STOP,  # USDT-M stop-market
+    "STOP": OrderType.STOP_LIMIT,  # USDT-M stop-limit
+}
+
+
 def type_of(order: CcxtOrder) -> OrderType:
-    """Our order type for ccxt's ``type`` (unknown types count as limit)."""
+    """Our order type for a ccxt order (the venue's raw type first; unknown is limit)."""
+    raw = str((order.get("info") or {}).get("type") or "").upper()
+    if raw in _RAW_STOP_TYPES:
+        return _RAW_STOP_TYPES[raw]
     kind = str(order.get("type") or "limit").lower()
     if kind == "market":
         return OrderType.MARKET
@@ -86,6 +103,18 @@ def type_of(order: CcxtOrder) -> OrderType:
     if "stop" in kind:
         return OrderType.STOP
     return OrderType.LIMIT
+
+
+def stop_price_of(order: CcxtOrder) -> Decimal | None:
+    """The trigger price of a stop order (``None`` for other types; 0 means none)."""
+    if not type_of(order).needs_stop_price:
+        return None
+    info = order.get("info") or {}
+    for value in (order.get("triggerPrice"), order.get("stopPrice"), info.get("stopPrice")):
+        price = dec(value)
+        if price is not None and price > 0:
+            return price
+    return None
 
 
 def tif_of(order: CcxtOrder) -> TimeInForce:
@@ -147,11 +176,51 @@ class VenueDialect:
         """Whether an order with engine ``tag`` goes out reduce-only (futures exits)."""
         return self.is_futures and is_closing(tag)
 
-    def create_params(self, venue_client_id: str, *, reduce_only: bool = False) -> dict[str, Any]:
-        """Extra ``create_order`` params carrying our client order id (and reduce-only)."""
+    def unsupported_type(self, order_type: OrderType) -> str | None:
+        """Why the venue cannot take ``order_type`` through this broker (``None``: it can)."""
+        if order_type in (OrderType.MARKET, OrderType.LIMIT):
+            return None
+        if self.exchange_id == "upbit":
+            return (
+                f"Upbit has no {order_type} orders (its API takes limit, market and best "
+                "orders only): use an engine-side stop instead (the strategy's stop_loss)"
+            )
+        if self.is_futures:
+            # ccxt routes USDT-M conditional orders to /fapi/v1/algoOrder (Binance moved
+            # them there); a triggered algo order spawns a separate order with a new id,
+            # which our lookup/fill tracking by client id does not follow.
+            return (
+                f"Binance USDT-M {order_type} orders live in Binance's separate Algo Order "
+                "API, which this broker does not support: use an engine-side stop instead "
+                "(the strategy's stop_loss)"
+            )
+        if self.exchange_id == "binance":
+            return None  # STOP_LOSS / STOP_LOSS_LIMIT
+        return f"{order_type} orders are not supported on {self.exchange_id}"
+
+    @staticmethod
+    def ccxt_type(order_type: OrderType) -> str:
+        """ccxt's ``type`` for ``order_type``: a stop is a market/limit with a trigger price."""
+        return "market" if order_type in (OrderType.MARKET, OrderType.STOP) else "limit"
+
+    def create_params(
+        self,
+        venue_client_id: str,
+        *,
+        reduce_only: bool = False,
+        stop_price: Decimal | None = None,
+    ) -> dict[str, Any]:
+        """Extra ``create_order`` params: our client order id, reduce-only, trigger price.
+
+        Binance spot: ``triggerPrice`` turns ccxt's ``market`` into ``STOP_LOSS`` and
+        ``limit`` into ``STOP_LOSS_LIMIT`` (sent as ``stopPrice``). The exact decimal
+        string is passed, so no float rounding moves it off the tick grid.
+        """
         params: dict[str, Any] = {"clientOrderId": venue_client_id}
         if reduce_only:
             params["reduceOnly"] = True
+        if stop_price is not None:
+            params["triggerPrice"] = str(stop_price)
         return params
 
     def refine(self, exc: BrokerError) -> BrokerError:

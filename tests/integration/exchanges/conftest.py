@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from fake_binance_futures import FakeBinanceFutures
-from fake_exchanges import API_KEY, SECRET, FakeBinance, FakeUpbit
+from fake_exchanges import API_KEY, SECRET, FakeBinance
+from fake_upbit import FakeUpbit
 from pytest_httpserver import HTTPServer
 
 from stom_desktop.adapters.brokers.ccxt_broker import CcxtBroker

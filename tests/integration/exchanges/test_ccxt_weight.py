@@ -13,7 +13,8 @@ from decimal import Decimal as D
 
 import pytest
 from conftest import FakeTime
-from fake_exchanges import FakeBinance, FakeUpbit
+from fake_exchanges import FakeBinance
+from fake_upbit import FakeUpbit
 
 from stom_desktop.adapters.brokers.ccxt_caps import NotionalCaps
 from stom_desktop.adapters.brokers.ccxt_weight import WeightGovernor, minute_weight_limit

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from functools import partial
 
 import pytest
-from fake_exchanges import FakeUpbit
+from fake_upbit import FakeUpbit
 from fake_ws_upbit import FakeUpbitStream
 from feed_collector import Collector
 

@@ -14,7 +14,8 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
-from fake_exchanges import API_KEY, SECRET, FakeUpbit
+from fake_exchanges import API_KEY, SECRET
+from fake_upbit import FakeUpbit
 from live_venues import live_service, manual_spec, serve_upbit_ticker, wait_for
 from pytest_httpserver import HTTPServer
 

@@ -12,7 +12,8 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
-from fake_exchanges import API_KEY, SECRET, FakeBinance, FakeUpbit
+from fake_exchanges import API_KEY, SECRET, FakeBinance
+from fake_upbit import FakeUpbit
 
 from stom_desktop.adapters.brokers.ccxt_broker import CcxtBroker
 from stom_desktop.adapters.brokers.ccxt_client import make_exchange
