@@ -15,7 +15,11 @@ Policy (issue 7):
   under ``NetworkError``): on a *write* the venue provably did not act, so it is an
   ``OrderRejected(rule='venue.timestamp')``, not an unknown outcome; reads retry it.
 * **Authentication** failures raise ``BrokerAuthError`` pointing at Settings ->
-  Accounts (retrying cannot help; the session must stop).
+  Accounts (retrying cannot help; the session must stop). Binance ``-2015`` ("Invalid
+  API-key, IP, or permissions") after a successful login is what Binance also answers
+  during a temporary ban, so ccxt files it as ``DDoSProtection``: it cools down like a
+  rate limit, but the third in a row with no successful call between them is taken as a
+  revoked key or a removed IP whitelist entry and raises ``BrokerAuthError``.
 * **Request weight** (``ccxt_weight``): after every answer the venue's usage header
   (Binance ``X-MBX-USED-WEIGHT-1M``, Upbit ``Remaining-Req``) is read; past 80 % of the
   minute's limit, reads sleep proportionally before they are sent (writes never wait).
@@ -50,6 +54,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 AUTH_HINT = "check the API key, secret and IP whitelist in Settings -> Accounts"
+#: Consecutive Binance -2015 answers (no success between) that mean the key is refused.
+AUTH_STRIKES = 3
 #: Upbit error names that arrive as plain ExchangeError (NOTES.md), by our rule.
 _UPBIT_REJECTIONS = {
     "under_min_total": "venue.min_notional",
@@ -113,6 +119,7 @@ class VenueCaller:
         self._monotonic = monotonic
         self._rng = rng or random.Random()
         self._cooldown_until = 0.0
+        self._auth_strikes = 0  # consecutive Binance -2015 answers
 
     @property
     def cooling_down_s(self) -> float:
@@ -133,7 +140,9 @@ class VenueCaller:
             self._check_cooldown(what, cid)
             self._pace(what)
             try:
-                return fn()
+                result = fn()
+                self._auth_strikes = 0
+                return result
             except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
                 raise self._rate_limited(what, exc, cid) from None
             except (ccxt.NetworkError, ccxt.OperationFailed) as exc:
@@ -163,7 +172,9 @@ class VenueCaller:
         """Run a write once; an unknown outcome raises ``TemporaryBrokerError``."""
         self._check_cooldown(what, cid)
         try:
-            return fn()
+            result = fn()
+            self._auth_strikes = 0
+            return result
         except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
             raise self._rate_limited(what, exc, cid) from None
         except ccxt.InvalidNonce as exc:
@@ -214,9 +225,16 @@ class VenueCaller:
             )
         return BrokerError(f"{self.venue} {what} failed: {message}", client_order_id=cid)
 
-    def _rate_limited(
-        self, what: str, exc: ccxt.BaseError, cid: str | None
-    ) -> TemporaryBrokerError:
+    def _rate_limited(self, what: str, exc: ccxt.BaseError, cid: str | None) -> BrokerError:
+        if '"code":-2015' in str(exc).replace(" ", ""):
+            self._auth_strikes += 1
+            if self._auth_strikes >= AUTH_STRIKES:
+                return BrokerAuthError(
+                    f"{self.venue} refused the credentials {self._auth_strikes} times in a "
+                    f"row during {what}: {self.text(exc)}",
+                    client_order_id=cid,
+                    hint=AUTH_HINT,
+                )
         banned = " 418 " in str(exc)
         wait = self._retry_after()
         if wait is None:

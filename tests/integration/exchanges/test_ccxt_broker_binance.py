@@ -10,7 +10,12 @@ import pytest
 from fake_exchanges import API_KEY, SECRET, Fault, RecordingListener
 
 from stom_desktop.core.enums import Side
-from stom_desktop.core.errors import BrokerError, OrderRejected, TemporaryBrokerError
+from stom_desktop.core.errors import (
+    BrokerAuthError,
+    BrokerError,
+    OrderRejected,
+    TemporaryBrokerError,
+)
 from stom_desktop.core.order_state import OrderStatus
 from stom_desktop.core.orders import Order, OrderType
 
@@ -245,3 +250,31 @@ def test_restart_finds_amended_order_and_all_fills(broker, binance, make_broker)
     assert snap.avg_fill_price == D("29050.25")
     fills = fresh.fetch_fills("stom-s1-000080")
     assert sorted(f.price for f in fills) == [D("29000.50"), D("29100.00")]
+
+
+def test_a_key_revoked_mid_session_stops_after_three_refusals(broker, binance, fake_time) -> None:
+    # After one successful call ccxt reads -2015 as a temporary ban (DDoSProtection):
+    # each one cools down like a rate limit, and the third in a row is the key refused.
+    assert broker.balances()["BTC"] == D(2)
+    binance.api_key = "revoked"
+    for _ in range(2):
+        with pytest.raises(TemporaryBrokerError, match="rate limited"):
+            broker.balances()
+        fake_time.now += 120  # past the cool-down
+    with pytest.raises(BrokerAuthError, match="3 times in a row") as info:
+        broker.balances()
+    assert "Settings -> Accounts" in str(info.value)
+    assert binance.count("GET", "/api/v3/account") == 4
+
+
+def test_a_temporary_ban_between_successes_never_becomes_an_auth_error(
+    broker, binance, fake_time
+) -> None:
+    assert broker.balances()["BTC"] == D(2)
+    for _ in range(4):  # refused, then fine again: the strikes start over each time
+        binance.api_key = "banned-for-a-while"
+        with pytest.raises(TemporaryBrokerError, match="rate limited"):
+            broker.balances()
+        fake_time.now += 120
+        binance.api_key = API_KEY
+        assert broker.balances()["BTC"] == D(2)
