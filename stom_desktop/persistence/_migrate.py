@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -45,7 +46,9 @@ def upgrade_to_head(engine: Engine) -> None:
         conn.execution_options(stom_write=True)
         with conn.begin():
             if conn.dialect.name == "postgresql":
-                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
+                conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
+                )
             if current_revision(conn) == head_revision():
                 return  # the common case at start-up: skip Alembic's command machinery
             command.upgrade(alembic_config(conn), "head")

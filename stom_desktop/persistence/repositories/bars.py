@@ -20,6 +20,16 @@ from stom_desktop.persistence.repositories._common import check_text
 
 _BARS = table_of(BarRow)
 _COLUMNS = ("ts", "open", "high", "low", "close", "volume")
+# Fixed statements (never built per call), keyed by (has start, has end).
+_SQLITE_SELECT = (
+    "SELECT ts, open, high, low, close, volume FROM bars WHERE symbol = ? AND timeframe = ?"
+)
+_SQLITE_LOAD = {
+    (False, False): _SQLITE_SELECT + " ORDER BY ts",
+    (True, False): _SQLITE_SELECT + " AND ts >= ? ORDER BY ts",
+    (False, True): _SQLITE_SELECT + " AND ts < ? ORDER BY ts",
+    (True, True): _SQLITE_SELECT + " AND ts >= ? AND ts < ? ORDER BY ts",
+}
 _SQLITE_INSERT = (
     "INSERT INTO bars (symbol, timeframe, ts, open, high, low, close, volume) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -154,15 +164,12 @@ def _sqlite_load(
     conn: Connection, symbol: str, timeframe: str, start_ms: int | None, end_ms: int | None
 ) -> tuple[np.ndarray, ...]:
     # Straight from the driver's cursor into one structured array: no Row objects.
-    clauses = ["symbol = ?", "timeframe = ?"]
     params: list[Any] = [symbol, timeframe]
     if start_ms is not None:
-        clauses.append("ts >= ?")
         params.append(int(start_ms))
     if end_ms is not None:
-        clauses.append("ts < ?")
         params.append(int(end_ms))
-    sql = f"SELECT {', '.join(_COLUMNS)} FROM bars WHERE {' AND '.join(clauses)} ORDER BY ts"
+    sql = _SQLITE_LOAD[(start_ms is not None, end_ms is not None)]
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(sql, params)

@@ -42,6 +42,11 @@ _COLUMNS = (
     "ask_size",
     "side",
 )
+# Fixed statements over the fixed column list (never built per call).
+_COLUMN_LIST = ", ".join(_COLUMNS)
+_PG_COPY = "COPY recorded_ticks (" + _COLUMN_LIST + ") FROM STDIN"
+_PLACEHOLDERS = ", ".join("?" * len(_COLUMNS))
+_SQLITE_INSERT = "INSERT INTO recorded_ticks (" + _COLUMN_LIST + ") VALUES (" + _PLACEHOLDERS + ")"
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,16 +145,13 @@ class RecordingRepository:
             with self._db.begin() as conn:
                 raw = conn.connection.driver_connection
                 if conn.dialect.name == "postgresql":
-                    statement = f"COPY recorded_ticks ({', '.join(_COLUMNS)}) FROM STDIN"
-                    with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+                    with raw.cursor() as cursor, cursor.copy(_PG_COPY) as copy:  # type: ignore[union-attr]
                         for row in rows:
                             copy.write_row(row)
                 else:
-                    marks = ", ".join("?" * len(_COLUMNS))
-                    sql = f"INSERT INTO recorded_ticks ({', '.join(_COLUMNS)}) VALUES ({marks})"
                     cursor = raw.cursor()  # type: ignore[union-attr]
                     try:
-                        cursor.executemany(sql, rows)
+                        cursor.executemany(_SQLITE_INSERT, rows)
                     finally:
                         cursor.close()
         except (sqlite3.Error, psycopg.Error) as exc:

@@ -40,8 +40,10 @@ def test_sqlite_connections_use_wal_full_sync_and_foreign_keys(tmp_path: Path) -
     db = create_database(f"sqlite:///{tmp_path / 'a.sqlite'}")
     with db.connect() as conn:
         pragma = {
-            name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
-            for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+            "journal_mode": conn.exec_driver_sql("PRAGMA journal_mode").scalar(),
+            "synchronous": conn.exec_driver_sql("PRAGMA synchronous").scalar(),
+            "foreign_keys": conn.exec_driver_sql("PRAGMA foreign_keys").scalar(),
+            "busy_timeout": conn.exec_driver_sql("PRAGMA busy_timeout").scalar(),
         }
     db.dispose()
     assert pragma == {

@@ -16,7 +16,8 @@ T0 = datetime(2024, 6, 3, 0, 30, tzinfo=UTC)
 
 def _count(db: Database, table: str) -> int:
     with db.connect() as conn:
-        return int(conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())
+        query = sa.select(sa.func.count()).select_from(sa.table(table))
+        return int(conn.execute(query).scalar_one())
 
 
 def test_record_intent_stores_order_and_creation_event(db: Database) -> None:
