@@ -42,7 +42,7 @@ class OrderTicket(QGroupBox):
     placed = pyqtSignal(object)
 
     PRICE_DECIMALS = 4
-    QTY_DECIMALS = 4
+    QTY_DECIMALS = 8  # crypto lots go down to 1e-8 (BTC); venue rules check the step
 
     def __init__(
         self,

@@ -54,7 +54,14 @@ _BID_BAR = QColor(38, 166, 154, 70)
 
 
 def _price(value: float) -> str:
-    return f"{value:,.0f}" if value >= 1000 else f"{value:,.4f}".rstrip("0").rstrip(".")
+    # Every decimal the venue uses (up to 8, crypto's finest step): a BTC/USDT level at
+    # 30,000.5 or a 0.25 BTC trade must not round to a neighbouring level or to "0".
+    return f"{value:,.8f}".rstrip("0").rstrip(".")
+
+
+def _size(value: float) -> str:
+    # Fractional on crypto venues (0.25 BTC), whole shares on stock venues.
+    return _price(value)
 
 
 class LadderWidget(QWidget):
@@ -127,7 +134,7 @@ class LadderWidget(QWidget):
                 text_rect = QRectF(2 * col + 4, top, col - 8, rh)
                 align = Qt.AlignmentFlag.AlignLeft
             painter.setPen(QColor("#d1d4dc"))
-            painter.drawText(text_rect, align | Qt.AlignmentFlag.AlignVCenter, f"{size:,.0f}")
+            painter.drawText(text_rect, align | Qt.AlignmentFlag.AlignVCenter, _size(size))
             painter.setPen(_ASK if side == "ask" else _BID)
             painter.drawText(QRectF(col, top, col, rh), Qt.AlignmentFlag.AlignCenter, _price(price))
             if i == n_ask - 1:  # the spread line between best ask and best bid
@@ -350,9 +357,7 @@ class OrderBookWindow(QMainWindow):
         for row, t in enumerate(reversed(trades)):  # newest on top
             when = datetime.fromtimestamp(t.ts_ms / 1000, tz=UTC).astimezone(self.tz)
             color = _BID if t.aggressor is Side.BUY else _ASK if t.aggressor is Side.SELL else None
-            for col, text in enumerate(
-                (when.strftime("%H:%M:%S"), _price(t.price), f"{t.size:,.0f}")
-            ):
+            for col, text in enumerate((when.strftime("%H:%M:%S"), _price(t.price), _size(t.size))):
                 item = QTableWidgetItem(text)
                 if col:
                     item.setTextAlignment(

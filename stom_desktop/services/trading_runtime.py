@@ -51,6 +51,8 @@ if TYPE_CHECKING:  # ccxt costs ~60 MB and ~0.5 s: loaded only for live sessions
     from stom_desktop.services.trading_live import LiveVenue
 
 log = logging.getLogger(__name__)
+#: How often a venue session publishes its forming bar (market = wall time, ms).
+VENUE_PARTIAL_BAR_MS = 1000
 T = TypeVar("T")
 #: Broker fee of the simulator's instruments (a KRX-like 0.015 % per side), so that
 #: paper reports show realistic costs; real venues use their own rules.
@@ -181,6 +183,9 @@ class SessionRuntime:
             broker=live_broker if live_broker is not None else self.broker,
             session_store=SessionRepository(database),
             broker_poll_s=settings.live.poll_interval_s,
+            # A real venue's candle should move between closes (the simulator's sessions
+            # run fast enough that closes alone look live); strategies see closed bars only.
+            partial_every_ms=VENUE_PARTIAL_BAR_MS if venue is not None else None,
         )
         self.engine.add_feed(self.feed)
         fraction = spec.size_fraction

@@ -144,6 +144,16 @@ def test_confirmed_order_is_placed_and_the_result_shown(qtbot: Any) -> None:
     assert key.startswith("ticket-") and "stom-s1-000007" in win.ticket.result.text()
 
 
+def test_the_ticket_takes_crypto_sized_quantities(qtbot: Any) -> None:
+    trading = Trading()
+    win, _bus, prompts = make(qtbot, trading)
+    win.ticket.prefill("buy", 10_010.0, 0.00005)  # 5,000 satoshi: a real BTC order size
+    win.ticket.send_button.click()
+    assert "BUY 0.00005 SIM1" in prompts.asked[0]
+    qtbot.waitUntil(lambda: "sent" in win.ticket.result.text())
+    assert trading.placed[0][2] == Decimal("0.00005")
+
+
 @pytest.mark.parametrize("answer", [False, True])
 def test_declined_or_refused_orders(qtbot: Any, answer: bool) -> None:
     trading = Trading(ok=False)

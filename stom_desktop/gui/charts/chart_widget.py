@@ -51,6 +51,15 @@ def _fmt(value: float) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _fmt_volume(value: float) -> str:
+    """Volume text: whole numbers as they are, fractions (crypto: 1.75 BTC) with decimals."""
+    if not np.isfinite(value):
+        return "-"
+    if abs(value) >= 1000 or value == int(value):
+        return f"{value:,.0f}"
+    return _fmt(value).rstrip("0").rstrip(".")
+
+
 class ChartWidget(QtWidgets.QWidget):
     """Candles, volume and indicator panes on one linked bar-index x axis.
 
@@ -363,7 +372,7 @@ class ChartWidget(QtWidgets.QWidget):
             for k in ("open", "high", "low", "close")
         )
         parts = [str(values["time"]), ohlc,
-                 f"V {float(values['volume']):,.0f}", f"<span style='color:{color.name()}'>"
+                 f"V {_fmt_volume(float(values['volume']))}", f"<span style='color:{color.name()}'>"
                  f"{change:+.2f}%</span>"]  # fmt: skip
         for lines in self._lines.values():
             for name, line in lines.items():
