@@ -317,7 +317,9 @@ class PaperBroker(TimerMixin):
         if kind is QuoteEvent:
             # The quote path (every quote of every symbol): tuple indexing instead of the
             # NamedTuple properties; (symbol, ts_ms, bid, ask, last, ...) as QuoteEvent.
-            sym, ts, _, _, last_q, _, _ = cast(QuoteEvent, event)
+            # No ``typing.cast`` call here: it is a real function call per quote.
+            quote: QuoteEvent = event  # type: ignore[assignment]
+            sym, ts, _, _, last_q, _, _ = quote
             if ts >= self._next_deadline:
                 self._run_timers(ts)
             m = self._markets.get(sym)

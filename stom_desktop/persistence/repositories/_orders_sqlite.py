@@ -4,7 +4,10 @@
 SQLAlchemy Core execution per call (about 5x cheaper, NOTES.md): statements are compiled
 once by SQLAlchemy with the columns' own bind processors, so the rows are identical to
 the Core path's. Intents commit with ``synchronous=FULL``, batches with ``NORMAL``
-(see ``orders``' module docstring for why).
+(see ``orders``' module docstring for why), each on its own connection set once: no
+``PRAGMA`` switch on the intent path. Both connections share the WAL file, so an intent's
+fsync also makes the batches committed before it durable (fsync flushes the file, not a
+descriptor), exactly as with one connection.
 """
 
 from __future__ import annotations
@@ -63,6 +66,15 @@ class _Raw:
             values[name] if process is None else process(values[name])
             for name, process in self.binds
         )
+
+
+def _set_synchronous(conn: Any, level: Literal["FULL", "NORMAL"]) -> None:
+    """Set ``conn``'s sync level (outside a transaction; no I/O)."""
+    cursor = conn.cursor()
+    try:
+        cursor.execute(_SYNCHRONOUS_PRAGMAS[level])
+    finally:
+        cursor.close()
 
 
 def _bind(name: str, column: sa.Column[Any]) -> sa.BindParameter[Any]:
@@ -132,25 +144,26 @@ class FastSqliteJournal:
             ),
             dialect,
         )
+        # Intents on one connection (FULL, what the pool's connect hook set), batches on
+        # another (NORMAL): the level is set once per connection instead of per commit.
         self._conn: Any = db.engine.raw_connection()
-        self._sync = "FULL"  # what the pool's connect hook set
-
-    def _synchronous(self, level: Literal["FULL", "NORMAL"]) -> None:
-        # Per connection and only outside a transaction; cheap (no I/O).
-        if self._sync != level:
-            cursor = self._conn.cursor()
-            try:
-                cursor.execute(_SYNCHRONOUS_PRAGMAS[level])
-            finally:
-                cursor.close()
-            self._sync = level
+        self._batch_conn: Any = db.engine.raw_connection()
+        _set_synchronous(self._conn, "FULL")
+        _set_synchronous(self._batch_conn, "NORMAL")
 
     def close(self) -> None:
-        """Give the connection back to the pool."""
-        self._conn.close()
+        """Give the connections back to the pool (both at ``FULL``, as the pool made them)."""
+        try:
+            self._conn.close()
+        finally:
+            try:
+                _set_synchronous(self._batch_conn, "FULL")
+            finally:
+                self._batch_conn.close()
 
-    def _begin(self) -> Any:
-        cursor = self._conn.cursor()
+    @staticmethod
+    def _begin(conn: Any) -> Any:
+        cursor = conn.cursor()
         cursor.execute("BEGIN IMMEDIATE")
         return cursor
 
@@ -165,8 +178,7 @@ class FastSqliteJournal:
         values = dict(row, venue_order_id=None, reason=None)
         cursor = None
         try:
-            self._synchronous("FULL")  # the intent must survive a power loss too
-            cursor = self._begin()
+            cursor = self._begin(self._conn)  # FULL: the intent must survive a power loss too
             cursor.execute(self._insert_order.sql, self._insert_order.params(values))
             order_id = int(cursor.lastrowid)
             cursor.execute(
@@ -197,8 +209,7 @@ class FastSqliteJournal:
     def write_batch(self, ops: Sequence[JournalOp]) -> None:
         """All ops in one transaction; rolled back and raised as ``PersistenceError`` on error."""
         try:
-            self._synchronous("NORMAL")  # see the module docstring
-            cursor = self._begin()
+            cursor = self._begin(self._batch_conn)  # NORMAL: see the module docstring
         except sqlite3.Error as exc:
             raise PersistenceError(f"journal group commit could not start: {exc}") from exc
         cid, method = "?", "?"
