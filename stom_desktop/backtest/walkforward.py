@@ -356,6 +356,8 @@ def _window_row(
         row[name] = params[name]
     row[f"is_{metric}"] = float(is_score)
     row[f"oos_{metric}"] = float(values[METRIC_INDEX[metric]])
+    # Sharpe always: the GUI shows OOS return and Sharpe whatever the ranking metric.
+    row.setdefault("oos_sharpe", float(values[METRIC_INDEX["sharpe"]]))
     row["oos_return"] = float(values[METRIC_INDEX["final_equity"]]) / start_cash - 1.0
     row["oos_trades"] = int(values[METRIC_INDEX["num_trades"]])
     row["oos_final_equity"] = float(values[METRIC_INDEX["final_equity"]])

@@ -34,6 +34,7 @@ PERCENT_METRICS = frozenset(
         "worst_trade_return",
         "exposure",
         "return",
+        "oos_return",
     }
 )
 

@@ -52,6 +52,7 @@ from stom_desktop.gui.backtest_results import (
     report_markdown,
     sortable,
 )
+from stom_desktop.gui.backtest_walkforward import WalkForwardPanel
 from stom_desktop.gui.theme import theme_action
 from stom_desktop.gui.window_state import remember
 from stom_desktop.gui.workers import run_in_worker
@@ -217,6 +218,15 @@ class BacktestWindow(QMainWindow):
         self.tabs.addTab(self._results_tab(), "Results")
         self.optimize = OptimizePanel(getattr(ctx, "optimizer", None), self.request)
         self.tabs.addTab(self.optimize, "Optimisation")
+        self.walk_forward = WalkForwardPanel(
+            getattr(ctx, "optimizer", None),
+            self.request,
+            lambda: (
+                tuple(self.optimize.specs.text().split()),
+                tuple(self.optimize.constraints.text().split()),
+            ),
+        )
+        self.tabs.addTab(self.walk_forward, "Walk-forward")
         self.compare = ComparePanel(ctx)
         self.tabs.addTab(self.compare, "Compare runs")
         self.tabs.currentChanged.connect(self._tab_changed)

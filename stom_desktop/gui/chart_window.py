@@ -29,6 +29,7 @@ from stom_desktop.core.bars import BarSeries
 from stom_desktop.core.enums import Side
 from stom_desktop.core.events import BarEvent, FillEvent
 from stom_desktop.core.resample import LiveResampler, can_resample, resample
+from stom_desktop.gui.chart_panes import PaneToggles
 from stom_desktop.gui.charts import ChartWidget
 from stom_desktop.gui.charts.lod import CLOSE, HIGH, LOW
 from stom_desktop.gui.timeframes import TimeframeSwitch
@@ -179,6 +180,7 @@ class ChartWindow(QMainWindow):
         layout.addLayout(bar)
         layout.addWidget(self.chart, 1)
         self.setCentralWidget(body)
+        self.panes = PaneToggles(self, self.chart, {"rsi": "RSI", "macd": "MACD"})
         self._show_follow(True)
 
         self._frame = QTimer(self)
