@@ -8,7 +8,8 @@ P&L: a position's unrealised P&L is at its last price; the account's realised P&
 ``equity - initial cash - unrealised``, so it is net of fees and includes positions that
 were closed (they are no longer in the positions table). The equity curve starts at the
 sessions' initial cash at their start time and is then sampled at every refresh while the
-window is open; it is not stored, and earlier days are not shown (see the report).
+window is open; it is not stored. Earlier days are on the "History" tab
+(``gui.portfolio_history``: the journal's per-day P&L and equity, loaded on first show).
 """
 
 from __future__ import annotations
@@ -32,11 +33,13 @@ from PyQt6.QtWidgets import (
     QMainWindow,
     QSplitter,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from stom_desktop.gui.models import Column, RowsModel, fmt_value
+from stom_desktop.gui.portfolio_history import HistoryPanel
 from stom_desktop.gui.workers import run_in_worker
 
 log = logging.getLogger(__name__)
@@ -202,7 +205,12 @@ class PortfolioWindow(QMainWindow):
         layout.addLayout(grid)
         layout.addWidget(self.status)
         layout.addWidget(split, 1)
-        self.setCentralWidget(body)
+        self.history = HistoryPanel(trading)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(body, "Now")
+        self.tabs.addTab(self.history, "History")
+        self.tabs.currentChanged.connect(self._on_tab)
+        self.setCentralWidget(self.tabs)
 
         self._frame = QTimer(self)
         self._frame.setInterval(FRAME_MS)
@@ -215,7 +223,13 @@ class PortfolioWindow(QMainWindow):
         if bridge is not None:
             for signal in (bridge.fill, bridge.position, bridge.session_state):
                 signal.connect(self.mark_dirty)
+            bridge.session_state.connect(self.history.on_session_state)
         self._on_frame()
+
+    def _on_tab(self, index: int) -> None:
+        # The history reads every stored session: only when someone looks at it.
+        if self.tabs.widget(index) is self.history:
+            self.history.ensure_loaded()
 
     def mark_dirty(self, *_: object) -> None:
         """Something changed: re-read at the next frame."""

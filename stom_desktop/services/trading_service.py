@@ -51,6 +51,7 @@ from stom_desktop.persistence import Database, SessionRecord, SessionRepository
 from stom_desktop.persistence.repositories.recordings import RecordingInfo, RecordingRepository
 from stom_desktop.persistence.repositories.risk_events import RiskEventRepository
 from stom_desktop.services.account_service import AccountService
+from stom_desktop.services.equity_history import EquityHistory, build_history
 from stom_desktop.services.strategy_service import StrategyService
 from stom_desktop.services.trading_journal import SessionJournal, order_journal
 from stom_desktop.services.trading_report import (
@@ -413,6 +414,12 @@ class TradingService:
             else:
                 total += line.net_realized
         return total
+
+    def equity_history(self, days: int | None = 90, mode: str = "all") -> EquityHistory:
+        """Per-day P&L, fees and equity of stored sessions (see ``services.equity_history``)."""
+        records = self._repo.list(limit=10_000)
+        line, cash = self._daily_line, _initial_cash
+        return build_history(records, line, cash, _currency, self._tz, days=days, mode=mode)
 
     # -- lifecycle --------------------------------------------------------------------
     def shutdown(self, timeout: float = 5.0) -> None:
