@@ -15,6 +15,16 @@
   durable at the next group commit: normally within one commit time (about a millisecond
   on an SSD) of being queued, longer only while earlier batches are still committing.
   Operations are written in the order they were queued.
+* **An intent cuts a batch short** (journals with ``write_batch_until(ops, stop)``, as
+  ``OrderRepository``): the writer asks after every op whether an intent is waiting; if
+  so the ops so far are committed and the rest go back to the front of the queue. An
+  intent then waits for one op and a COMMIT instead of a whole batch (up to ~7 ms
+  measured for 256 ops while the engine thread competes for the GIL).
+* **WAL checkpoints** (journals with ``checkpoint(min_commits)``, as ``OrderRepository``):
+  when idle (queue empty, no intent) after a group commit, the writer thread asks the
+  journal to checkpoint once ``checkpoint_every`` commits have accumulated, so the batch
+  connection's COMMIT does not do it while holding the journal's write lock. The journal
+  checkpoints without its write lock; the thread also checkpoints before it ends.
 * every read (``by_client_id``, ``fills``, ``orders``...) and ``amend`` first waits until
   the queue is committed (:meth:`JournalWriter.flush`), so a reader never sees the journal
   behind what the order manager already did.
@@ -80,15 +90,32 @@ class JournalWriter:
     """``OrderJournal`` facade with a group-committing writer thread (see module doc).
 
     ``max_batch`` bounds one transaction, so an intent waiting for the journal's write
-    lock waits for at most one batch. The thread starts on the first queued write and
-    stops in :meth:`close`.
+    lock waits for at most one batch (one op with ``write_batch_until``).
+    ``checkpoint_every``: see the module doc. The thread starts on the first queued
+    write and stops in :meth:`close`.
     """
 
-    def __init__(self, journal: Any, *, max_batch: int = 256, name: str = "stom-journal") -> None:
+    def __init__(
+        self,
+        journal: Any,
+        *,
+        max_batch: int = 256,
+        checkpoint_every: int = 32,
+        name: str = "stom-journal",
+    ) -> None:
         if not supports_batches(journal):
             raise TypeError(f"{type(journal).__name__} has no write_batch(ops)")
         self._journal = journal
         self._max_batch = max_batch
+        checkpoint = getattr(journal, "checkpoint", None)
+        self._checkpoint: Callable[[int], object] | None = (
+            checkpoint if callable(checkpoint) else None
+        )
+        self._checkpoint_every = checkpoint_every
+        until = getattr(journal, "write_batch_until", None)
+        self._write_until: Callable[[Sequence[JournalOp], Callable[[], bool]], int] | None = (
+            until if callable(until) else None
+        )
         self._name = name
         self._queue: deque[JournalOp] = deque()
         self._cond = threading.Condition()
@@ -235,26 +262,49 @@ class JournalWriter:
                 while (not self._queue or self._intents) and not self._closing:
                     self._cond.wait()
                 if not self._queue and self._closing:
+                    self._checkpoint_wal(1)  # leave the WAL checkpointed
                     return
                 count = min(len(self._queue), self._max_batch)
                 batch = [self._queue.popleft() for _ in range(count)]
-            failures = self._write(batch)
+            failures, written = self._write(batch)
             with self._cond:
+                # ops an intent cut off go back to the front, in their order
+                self._queue.extendleft(reversed(batch[written:]))
                 self._errors.extend(failures)
-                self._done += len(batch)
+                self._done += written
                 self._cond.notify_all()
+                idle = not self._intents and not self._queue
+            if idle:
+                self._checkpoint_wal(self._checkpoint_every)
 
-    def _write(self, batch: list[JournalOp]) -> list[JournalFailure]:
+    def _checkpoint_wal(self, min_commits: int) -> None:
+        if self._checkpoint is None:
+            return
         try:
-            self._journal.write_batch(batch)
+            self._checkpoint(min_commits)
+        except Exception as exc:  # noqa: BLE001 - nothing is lost: the WAL holds the data
+            log.warning("journal WAL checkpoint failed (retried later): %s", exc)
+
+    def _intent_waiting(self) -> bool:
+        return self._intents > 0  # an int read: no lock needed (asked after every op)
+
+    def _write(self, batch: list[JournalOp]) -> tuple[list[JournalFailure], int]:
+        """Commit ``batch`` (or, when an intent cuts it short, a prefix of it); returns the
+        failures and how many ops were handled."""
+        try:
+            if self._write_until is not None:
+                written = self._write_until(batch, self._intent_waiting)
+            else:
+                self._journal.write_batch(batch)
+                written = len(batch)
         except Exception as exc:  # noqa: BLE001 - isolated below, then reported, never lost
             log.warning(
                 "journal group commit of %d writes failed (%s); one by one", len(batch), exc
             )
         else:
             self.commits += 1
-            self.committed_ops += len(batch)
-            return []
+            self.committed_ops += written
+            return [], written
         failures = []
         for op in batch:
             try:
@@ -265,4 +315,4 @@ class JournalWriter:
             else:
                 self.commits += 1
                 self.committed_ops += 1
-        return failures
+        return failures, len(batch)

@@ -55,7 +55,7 @@ from stom_desktop.core.errors import BrokerError, ConfigurationError
 from stom_desktop.core.events import BarEvent
 from stom_desktop.core.fills import Fill
 from stom_desktop.core.orders import OrderSnapshot, OrderType
-from stom_desktop.core.portfolio import Portfolio
+from stom_desktop.core.portfolio import Portfolio, Position
 from stom_desktop.engine.history import BarHistory
 from stom_desktop.engine.requests import OrderRequest, PlaceResult
 from stom_desktop.strategy.base import Strategy
@@ -236,6 +236,8 @@ class StrategyRunner:
         self._queued: dict[str, _Queued] = {}
         self._working: dict[str, str] = {}  # symbol -> signal order still in flight
         self._closing_bar: int | None = None  # bar being closed (for close-mode entries)
+        # symbol -> (position, float quantity, float average price): see _equity
+        self._floats: dict[str, tuple[Position, float, float]] = {}
         #: Number of bars on which the strategy was evaluated.
         self.evaluations = 0
 
@@ -401,6 +403,8 @@ class StrategyRunner:
         position = self._portfolio.position(symbol)
         held = self._held.get(symbol)
         direction = 0 if position.quantity == 0 else (1 if position.quantity > 0 else -1)
+        if direction == 0:
+            self._floats.pop(symbol, None)  # flat: no longer in the equity sum
         if held is not None and held.direction != direction:
             self._cancel_protection(symbol)  # closed (or reversed) by this fill
             held = None
@@ -537,11 +541,20 @@ class StrategyRunner:
         return 0 if qty == 0 else (1 if qty > 0 else -1)
 
     def _equity(self, cash: float) -> float:
+        # Asked on every entry, over every open position (hundreds in a wide session), so
+        # the Decimal -> float conversions are cached per Position object (immutable; a
+        # fill replaces it). The sum keeps the portfolio's order and the same float
+        # operations, so the result is bit-identical to converting afresh.
+        cache = self._floats
+        price_of = self._price_of
         equity = cash
         for symbol, position in self._portfolio.open_positions().items():
-            mark = self._price_of(symbol)
-            price = mark if mark is not None else float(position.avg_price)
-            equity += float(position.quantity) * price
+            held = cache.get(symbol)
+            if held is None or held[0] is not position:
+                held = (position, float(position.quantity), float(position.avg_price))
+                cache[symbol] = held
+            mark = price_of(symbol)
+            equity += held[1] * (mark if mark is not None else held[2])
         return equity
 
 

@@ -8,7 +8,7 @@ interrupted one at start-up) never touches the orders of another session or proc
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 from stom_desktop.engine.recovery import JournalHistory, StoredFill
@@ -44,6 +44,14 @@ class SessionJournal:
         """Pass through (group commit of the order manager's journal writer)."""
         # order_journal() is an OrderRepository, which has it; JournalHistory does not say so
         cast(Any, self._journal).write_batch(ops)
+
+    def write_batch_until(self, ops: Sequence[Any], stop: Callable[[], bool]) -> int:
+        """Pass through: a group commit that yields early to a waiting intent."""
+        return int(cast(Any, self._journal).write_batch_until(ops, stop))
+
+    def checkpoint(self, min_commits: int = 0) -> bool:
+        """Pass through: the writer thread's WAL checkpoint (never under the write lock)."""
+        return bool(cast(Any, self._journal).checkpoint(min_commits))
 
     def amend(self, client_order_id: str, **kwargs: Any) -> Any:
         """Pass through."""

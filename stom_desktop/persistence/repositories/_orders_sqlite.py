@@ -8,13 +8,33 @@ the Core path's. Intents commit with ``synchronous=FULL``, batches with ``NORMAL
 ``PRAGMA`` switch on the intent path. Both connections share the WAL file, so an intent's
 fsync also makes the batches committed before it durable (fsync flushes the file, not a
 descriptor), exactly as with one connection.
+
+WAL checkpoints: SQLite's automatic checkpoint runs inside the COMMIT that pushes the WAL
+past its limit. On the batch connection that COMMIT holds the repository's write lock, so
+an intent would wait for the whole checkpoint: that connection's limit is raised to
+10,000 pages (a bound only) and the journal writer thread calls
+:meth:`FastSqliteJournal.checkpoint` when idle (PASSIVE, on a third connection, without
+the write lock: it never blocks a writer and no writer waits for it). The intent
+connection keeps SQLite's 1,000 pages: a checkpoint that runs concurrently with intents
+cannot let the WAL restart (the next writer must begin after a complete checkpoint), and
+a WAL that only grows makes every intent's fsync dearer (measured: p50 +150 us), so during
+bursts of intents the intent connection still checkpoints inline (about one intent in
+150). :meth:`FastSqliteJournal.close` checkpoints and truncates the WAL. Durability is
+unchanged: a checkpoint only copies committed pages.
+
+Group commits can be cut short: ``write_batch(ops, stop)`` commits after the first op
+for which ``stop()`` is true (the writer passes "an intent is waiting"), so an intent
+waits for one operation and a COMMIT, not for a batch of hundreds (measured: that wait,
+up to ~7 ms, was most of the intent-commit p99).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -35,10 +55,18 @@ from stom_desktop.persistence.repositories._orders_common import (
     check_fill,
 )
 
+log = logging.getLogger(__name__)
+
 # PRAGMA values cannot be bound parameters: only these literal statements are ever run.
 _SYNCHRONOUS_PRAGMAS = {
     "FULL": "PRAGMA synchronous = FULL",
     "NORMAL": "PRAGMA synchronous = NORMAL",
+}
+_BATCH_AUTOCHECKPOINT = "PRAGMA wal_autocheckpoint = 10000"  # a bound: see the module doc
+_AUTOCHECKPOINT_DEFAULT = "PRAGMA wal_autocheckpoint = 1000"  # SQLite's default
+_CHECKPOINT_PRAGMAS = {
+    "PASSIVE": "PRAGMA wal_checkpoint(PASSIVE)",
+    "TRUNCATE": "PRAGMA wal_checkpoint(TRUNCATE)",
 }
 
 
@@ -70,9 +98,16 @@ class _Raw:
 
 def _set_synchronous(conn: Any, level: Literal["FULL", "NORMAL"]) -> None:
     """Set ``conn``'s sync level (outside a transaction; no I/O)."""
+    _pragma(conn, _SYNCHRONOUS_PRAGMAS[level])
+
+
+def _pragma(conn: Any, statement: str) -> tuple[Any, ...] | None:
+    """Run one literal PRAGMA on ``conn``; its first row, if any."""
     cursor = conn.cursor()
     try:
-        cursor.execute(_SYNCHRONOUS_PRAGMAS[level])
+        cursor.execute(statement)
+        row = cursor.fetchone()
+        return None if row is None else tuple(row)
     finally:
         cursor.close()
 
@@ -146,20 +181,71 @@ class FastSqliteJournal:
         )
         # Intents on one connection (FULL, what the pool's connect hook set), batches on
         # another (NORMAL): the level is set once per connection instead of per commit.
+        self._db = db
         self._conn: Any = db.engine.raw_connection()
         self._batch_conn: Any = db.engine.raw_connection()
         _set_synchronous(self._conn, "FULL")
         _set_synchronous(self._batch_conn, "NORMAL")
+        # the intent connection keeps SQLite's default (see the module docstring)
+        _pragma(self._batch_conn, _BATCH_AUTOCHECKPOINT)
+        # Checkpoints: own connection (opened on first use) and own lock, never the
+        # repository's write lock. Lock order where both are taken: write lock first.
+        self._ckpt_lock = threading.Lock()
+        self._ckpt_conn: Any = None
+        self._closed = False
+        #: Commits made on the two connections, and that count at the last checkpoint.
+        self.commits = 0
+        self.checkpointed_at = 0
+        #: Checkpoints run (statistics and tests).
+        self.checkpoints = 0
 
     def close(self) -> None:
-        """Give the connections back to the pool (both at ``FULL``, as the pool made them)."""
+        """Checkpoint and truncate the WAL, then give the connections back to the pool
+        (at ``FULL`` and the default auto-checkpoint, as the pool made them)."""
         try:
-            self._conn.close()
-        finally:
+            self.checkpoint(truncate=True)
+        except sqlite3.Error as exc:  # the WAL stays; the next checkpoint takes it
+            log.warning("order journal: final WAL checkpoint failed: %s", exc)
+        with self._ckpt_lock:
+            self._closed = True
+            conns = [self._conn, self._batch_conn]
+            if self._ckpt_conn is not None:
+                conns.append(self._ckpt_conn)
+            self._ckpt_conn = None
             try:
                 _set_synchronous(self._batch_conn, "FULL")
+                _pragma(self._batch_conn, _AUTOCHECKPOINT_DEFAULT)
             finally:
-                self._batch_conn.close()
+                for conn in conns:
+                    conn.close()
+
+    @property
+    def uncheckpointed(self) -> int:
+        """Commits since the last checkpoint."""
+        return self.commits - self.checkpointed_at
+
+    def checkpoint(self, *, truncate: bool = False) -> tuple[int, int, int]:
+        """Copy the WAL into the database: ``(busy, wal_frames, frames_checkpointed)``.
+
+        PASSIVE (default) never waits for and never blocks a writer: it copies what no
+        reader still needs. ``truncate=True`` also empties the WAL file (it waits for
+        writers through the busy timeout; used on close). Runs without the write lock.
+        """
+        mode = "TRUNCATE" if truncate else "PASSIVE"
+        with self._ckpt_lock:
+            if self._closed:  # closed meanwhile (the writer thread races close())
+                return 0, 0, 0
+            if self._ckpt_conn is None:
+                self._ckpt_conn = self._db.engine.raw_connection()
+            seen = self.commits
+            row = _pragma(self._ckpt_conn, _CHECKPOINT_PRAGMAS[mode])
+            self.checkpointed_at = seen
+            self.checkpoints += 1
+        busy, frames, done = row if row is not None else (0, 0, 0)
+        return int(busy), int(frames), int(done)
+
+    def _committed(self) -> None:
+        self.commits += 1  # under the write lock: one writer at a time, no lost update
 
     @staticmethod
     def _begin(conn: Any) -> Any:
@@ -194,6 +280,7 @@ class FastSqliteJournal:
                 ),
             )
             self._finish(cursor, True)
+            self._committed()
             return order_id
         except sqlite3.Error as exc:
             if cursor is not None:
@@ -206,13 +293,19 @@ class FastSqliteJournal:
         with contextlib.suppress(sqlite3.Error):
             self._finish(cursor, False)
 
-    def write_batch(self, ops: Sequence[JournalOp]) -> None:
-        """All ops in one transaction; rolled back and raised as ``PersistenceError`` on error."""
+    def write_batch(self, ops: Sequence[JournalOp], stop: Callable[[], bool] | None = None) -> int:
+        """Ops in one transaction; rolled back and raised as ``PersistenceError`` on error.
+
+        ``stop`` is asked after each op: when it answers True (an intent waits for the
+        write lock) the ops so far are committed and the rest left to the caller. Returns
+        how many ops were committed (all of them without ``stop``).
+        """
         try:
             cursor = self._begin(self._batch_conn)  # NORMAL: see the module docstring
         except sqlite3.Error as exc:
             raise PersistenceError(f"journal group commit could not start: {exc}") from exc
         cid, method = "?", "?"
+        count = 0
         try:
             for method, cid, kwargs in ops:
                 if method == "transition":
@@ -221,6 +314,9 @@ class FastSqliteJournal:
                     self._add_fill(cursor, cid, **kwargs)
                 else:
                     raise ValueError(f"order {cid}: unknown journal operation {method!r}")
+                count += 1
+                if stop is not None and stop():
+                    break
         except (sqlite3.Error, PersistenceError, ValueError, TypeError) as exc:
             self._rollback(cursor)
             if isinstance(exc, PersistenceError):
@@ -232,9 +328,9 @@ class FastSqliteJournal:
         try:
             self._finish(cursor, True)
         except sqlite3.Error as exc:
-            raise PersistenceError(
-                f"journal group commit of {len(ops)} writes failed: {exc}"
-            ) from exc
+            raise PersistenceError(f"journal group commit of {count} writes failed: {exc}") from exc
+        self._committed()
+        return count
 
     def _order(self, cursor: Any, cid: str) -> tuple[int, str, Decimal, Decimal | None]:
         cursor.execute(

@@ -16,6 +16,9 @@ commits with ``synchronous=NORMAL`` (WAL: durable against a process crash at onc
 power loss at the next fsync, i.e. the next intent commit or checkpoint). What a power
 loss could take is only state changes and fills, which recovery re-reads from the venue.
 Other databases (PostgreSQL, in-memory SQLite) use the Core path for everything.
+On the fast path SQLite's automatic WAL checkpoint is off (it ran inside an intent's
+commit); :meth:`OrderRepository.checkpoint` does it outside the write lock, called by the
+journal writer thread (``_orders_sqlite``'s module docstring has the backstop).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from __future__ import annotations
 import builtins
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -92,6 +95,17 @@ class OrderRepository:
                 self._fast.close()
             self._fast = None
             self._fast_checked = False
+
+    def checkpoint(self, min_commits: int = 0) -> bool:
+        """Checkpoint the WAL (PASSIVE) when ``min_commits`` journal commits were made
+        since the last one; True if it ran. Never takes the write lock, so an intent
+        never waits for it (the journal writer thread calls it between batches). A no-op
+        off the SQLite file fast path (SQLite's automatic checkpoint is on there)."""
+        fast = self._fast
+        if fast is None or fast.uncheckpointed < max(min_commits, 1):
+            return False
+        fast.checkpoint()
+        return True
 
     def record_intent(
         self,
@@ -228,6 +242,24 @@ class OrderRepository:
                         _add_fill_in(conn, cid, **kwargs)
                     else:
                         raise ValueError(f"order {cid}: unknown journal operation {method!r}")
+
+    def write_batch_until(self, ops: Sequence[JournalOp], stop: Callable[[], bool]) -> int:
+        """:meth:`write_batch` that commits early when ``stop()`` turns True after an op.
+
+        The journal writer passes "an intent is waiting": the intent then waits for one
+        operation and a COMMIT (no fsync), not for the whole batch. Returns how many of
+        ``ops`` (a prefix) were committed; the caller writes the rest later. Off the SQLite
+        fast path every op is written.
+        """
+        if not ops:
+            return 0
+        if type(self).write_batch is OrderRepository.write_batch:  # not overridden
+            with self._write_lock:
+                fast = self._fast_path()
+                if fast is not None:
+                    return fast.write_batch(ops, stop)
+        self.write_batch(ops)
+        return len(ops)
 
     def add_fill(
         self,
