@@ -7,7 +7,6 @@ map of one metric over two chosen parameters (other parameters: the best value p
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyqtgraph as pg
-from PyQt6.QtCore import QObject, QRectF, Qt, pyqtSignal
+from PyQt6.QtCore import QRectF, Qt
 from PyQt6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -32,17 +31,11 @@ from PyQt6.QtWidgets import (
 
 from stom_desktop.gui import theme
 from stom_desktop.gui.backtest_results import FrameModel, sortable
-from stom_desktop.gui.workers import run_in_worker
+from stom_desktop.gui.grid_run import GridRunLifecycle
 
 METRICS = ("sharpe", "total_return", "sortino", "calmar", "profit_factor", "max_drawdown")
 #: Metrics where smaller is better when chosen for the heat map colouring.
 _MINIMISE: frozenset[str] = frozenset()
-
-
-class _Progress(QObject):
-    """Carries ``progress(fraction, text)`` calls from the worker to the GUI thread."""
-
-    changed = pyqtSignal(float, str)
 
 
 def heatmap_matrix(
@@ -127,8 +120,10 @@ class HeatMap(QWidget):
         self.plot.setRange(xRange=(0, len(xs)), yRange=(0, len(ys)), padding=0)
 
 
-class OptimizePanel(QWidget):
+class OptimizePanel(GridRunLifecycle, QWidget):
     """Specs, metric, Run/Cancel with progress, the result table and the heat map."""
+
+    RUN_NAME = "Optimisation"
 
     def __init__(
         self,
@@ -140,8 +135,6 @@ class OptimizePanel(QWidget):
         self.optimizer = optimizer
         self.base_request = base_request
         self.saved: Any = None
-        self.cancel_event: threading.Event | None = None
-        self._token = 0
         self.specs = QLineEdit()
         self.specs.setPlaceholderText("fast=5:50:5 slow=20:200:20   (NAME=LOW:HIGH:STEP or a,b,c)")
         self.constraints = QLineEdit()
@@ -157,8 +150,7 @@ class OptimizePanel(QWidget):
         self.progress.setRange(0, 1000)
         self.status = QLabel("Enter parameter ranges and press Optimise.")
         self.status.setWordWrap(True)
-        self._progress = _Progress(self)
-        self._progress.changed.connect(self._on_progress)
+        self._init_run(self)
 
         form = QFormLayout()
         form.addRow("Grid", self.specs)
@@ -202,11 +194,6 @@ class OptimizePanel(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(split, 1)
 
-    @property
-    def running(self) -> bool:
-        """True while an optimisation is in flight (and not cancelled)."""
-        return self.cancel_event is not None
-
     def start(self) -> None:
         """Build the request and run it on a worker."""
         from stom_desktop.core.errors import StomError
@@ -228,53 +215,8 @@ class OptimizePanel(QWidget):
             metric=self.metric.currentText(),
             workers=1,  # threads inside the GUI process: keep one core for painting
         )
-        self._token += 1
-        token = self._token
-        cancel = threading.Event()
-        self.cancel_event = cancel
-        self._set_busy(True)
-        self.status.setText(f"Optimising {base.strategy} on {base.symbol} {base.timeframe}\u2026")
-        progress = self._progress.changed.emit
-        run_in_worker(
-            lambda: self.optimizer.run(request, progress=progress, cancel=cancel),
-            what="optimisation",
-            on_done=lambda saved: self._done(token, saved),
-            on_error=lambda exc: self._failed(token, exc),
-        )
-
-    def cancel(self) -> None:
-        """Stop between parameter sets; the UI is idle at once and the result is discarded."""
-        if self.cancel_event is not None:
-            self.cancel_event.set()
-        self._token += 1
-        self.cancel_event = None
-        self._set_busy(False)
-        self.progress.setValue(0)
-        self.status.setText("Optimisation cancelled.")
-
-    def _set_busy(self, busy: bool) -> None:
-        self.run_button.setEnabled(not busy)
-        self.cancel_button.setEnabled(busy)
-
-    def _on_progress(self, fraction: float, text: str) -> None:
-        if self.running:
-            self.progress.setValue(int(max(0.0, min(1.0, fraction)) * 1000))
-            self.progress.setFormat(f"{text} %p%")
-
-    def _failed(self, token: int, exc: BaseException) -> None:
-        if token != self._token:
-            return
-        self.cancel_event = None
-        self._set_busy(False)
-        self.status.setText(f"Optimisation failed: {exc}")
-
-    def _done(self, token: int, saved: Any) -> None:
-        if token != self._token:
-            return  # cancelled meanwhile: discard
-        self.cancel_event = None
-        self._set_busy(False)
-        self.progress.setValue(1000)
-        self.show_result(saved)
+        self._launch(request, "optimisation")
+        self._info(f"Optimising {base.strategy} on {base.symbol} {base.timeframe}\u2026")
 
     def show_result(self, saved: Any) -> None:
         """Fill the table and the heat-map choices from a ``SavedOptimization``."""

@@ -10,13 +10,12 @@ out-of-sample equity curve and its metrics.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 import pyqtgraph as pg
-from PyQt6.QtCore import QObject, Qt, pyqtSignal
+from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -35,11 +34,10 @@ from PyQt6.QtWidgets import (
 
 from stom_desktop.gui.backtest_optimize import METRICS
 from stom_desktop.gui.backtest_results import EquityChart, FrameModel, fill_metrics, sortable
-from stom_desktop.gui.workers import run_in_worker
+from stom_desktop.gui.grid_run import GridRunLifecycle
 
 #: Window length units offered: label -> the suffix ``walkforward.parse_length`` reads.
 UNITS = {"days": "d", "weeks": "w", "months": "m", "years": "y", "bars": "b"}
-_ERROR_STYLE = "color: #ef5350;"
 #: Stitched metrics shown beside the curve (the full list is long; these answer "did it work").
 SUMMARY = (
     "total_return",
@@ -54,12 +52,6 @@ SUMMARY = (
 )
 
 GridSource = Callable[[], tuple[tuple[str, ...], tuple[str, ...]]]
-
-
-class _Progress(QObject):
-    """Carries ``progress(fraction, text)`` calls from the worker to the GUI thread."""
-
-    changed = pyqtSignal(float, str)
 
 
 def _span(start: Any, end: Any) -> str:
@@ -90,8 +82,10 @@ def window_table(windows: pd.DataFrame, params: list[str], metric: str) -> pd.Da
     return table
 
 
-class WalkForwardPanel(QWidget):
+class WalkForwardPanel(GridRunLifecycle, QWidget):
     """Window lengths, grid, metric, Run/Cancel with progress, window table, stitched curve."""
+
+    RUN_NAME = "Walk-forward"
 
     def __init__(
         self,
@@ -105,10 +99,7 @@ class WalkForwardPanel(QWidget):
         self.base_request = base_request
         self.grid_source = grid_source
         self.saved: Any = None
-        self.cancel_event: threading.Event | None = None
-        self._token = 0
-        self._progress = _Progress(self)
-        self._progress.changed.connect(self._on_progress)
+        self._init_run(self)
 
         self.train = QSpinBox()
         self.train.setRange(1, 1_000_000)
@@ -181,11 +172,6 @@ class WalkForwardPanel(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(split, 1)
 
-    @property
-    def running(self) -> bool:
-        """True while a walk-forward is in flight (and not cancelled)."""
-        return self.cancel_event is not None
-
     def spec(self) -> str:
         """The window spec the form describes, e.g. ``"6m/1m"``."""
         unit = UNITS[self.unit.currentText()]
@@ -224,67 +210,12 @@ class WalkForwardPanel(QWidget):
         except (StomError, ValueError) as exc:
             self._error(f"Cannot run walk-forward: {exc}")
             return
-        self._token += 1
-        token = self._token
-        cancel = threading.Event()
-        self.cancel_event = cancel
-        self._set_busy(True)
-        self.progress.setValue(0)
+        self._launch(request, "walk-forward")
         base = request.base
         self._info(
             f"Walk-forward {request.walk_forward} of {base.strategy} on {base.symbol} "
             f"{base.timeframe}\u2026"
         )
-        optimizer, progress = self.optimizer, self._progress.changed.emit
-        run_in_worker(
-            lambda: optimizer.run(request, progress=progress, cancel=cancel),
-            what="walk-forward",
-            on_done=lambda saved: self._done(token, saved),
-            on_error=lambda exc: self._failed(token, exc),
-        )
-
-    def cancel(self) -> None:
-        """Stop between phases; the tab is idle at once and the result is discarded."""
-        if self.cancel_event is not None:
-            self.cancel_event.set()
-        self._token += 1
-        self.cancel_event = None
-        self._set_busy(False)
-        self.progress.setValue(0)
-        self._info("Walk-forward cancelled.")
-
-    def _set_busy(self, busy: bool) -> None:
-        self.run_button.setEnabled(not busy)
-        self.cancel_button.setEnabled(busy)
-
-    def _info(self, text: str) -> None:
-        self.status.setStyleSheet("")
-        self.status.setText(text)
-
-    def _error(self, text: str) -> None:
-        self.status.setStyleSheet(_ERROR_STYLE)
-        self.status.setText(text)
-
-    def _on_progress(self, fraction: float, text: str) -> None:
-        if self.running:
-            self.progress.setValue(int(max(0.0, min(1.0, fraction)) * 1000))
-            self.progress.setFormat(f"{text} %p%")
-
-    def _failed(self, token: int, exc: BaseException) -> None:
-        if token != self._token:
-            return
-        self.cancel_event = None
-        self._set_busy(False)
-        self.progress.setValue(0)
-        self._error(f"Walk-forward failed: {exc}")
-
-    def _done(self, token: int, saved: Any) -> None:
-        if token != self._token:
-            return  # cancelled meanwhile: discard
-        self.cancel_event = None
-        self._set_busy(False)
-        self.progress.setValue(1000)
-        self.show_result(saved)
 
     def show_result(self, saved: Any) -> None:
         """Fill the window table, the stitched curve and its metrics from a saved run."""
