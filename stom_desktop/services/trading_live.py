@@ -46,9 +46,11 @@ from stom_desktop.services.venue_adoption import (
     journal_adoption,
     reconciliation_note,
 )
+from stom_desktop.services.venue_caps import sent_notional_on
 from stom_desktop.services.venue_reconcile import (
     JournalReader,
     VenueStart,
+    account_sessions,
     decide,
     publish_report,
     reconcile,
@@ -124,16 +126,18 @@ class LiveVenue:
         self.futures_settings: FuturesAccountSettings | None = None
         markets = factory(self.exchange_id, *(credentials or (None, None)))
         if credentials is not None:
+            #: The live notional caps (seeded with today's sent orders at start).
+            self.caps = NotionalCaps(
+                Decimal(str(live.per_order_notional_cap)),
+                Decimal(str(live.per_day_notional_cap)),
+                price_source=self.price,
+            )
             self.broker = CcxtBroker(
                 markets,
                 self.exchange_id,
                 symbols=spec.symbols,
                 price_source=self.price,
-                caps=NotionalCaps(
-                    Decimal(str(live.per_order_notional_cap)),
-                    Decimal(str(live.per_day_notional_cap)),
-                    price_source=self.price,
-                ),
+                caps=self.caps,
             )
             self.broker.load_markets()
             self._rules = {s: self.broker.rules(s) for s in spec.symbols}
@@ -196,7 +200,17 @@ class LiveVenue:
         """
         if self.broker is None:
             return spec
+        records = list(records)
         report = reconcile(self.broker, journal, spec, records, quote=self.quote_currency)
+        # The day cap is the account's: count what its live sessions sent today already.
+        earlier = [r.id for r in account_sessions(records, self.exchange_id, spec.account)]
+        already = sent_notional_on(journal, earlier, datetime.now(UTC).date())
+        if already:
+            self.caps.seed(already)
+            log.info(
+                "%s: %s %s already sent today by this account; per-day cap %s",
+                self.exchange_id, already, self.quote_currency, self.caps.per_day,
+            )  # fmt: skip
         self.start = decide(report, self.on_mismatch, spec.symbols, self.broker.ticker_price)
         if self.start.halt:
             return spec

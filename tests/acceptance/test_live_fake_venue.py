@@ -137,3 +137,32 @@ def test_live_session_without_keys_points_to_settings_accounts(
         service.start_session(spec())
     assert info.value.hint is not None and "Settings -> Accounts" in info.value.hint
     assert binance.count("POST", ORDER) == 0
+
+
+def test_the_day_cap_counts_what_the_account_sent_before_a_restart(
+    app: App, accounts: AccountService, binance: FakeBinance
+) -> None:
+    # 500 per order / 2,000 per day: four resting 435-USDT buys, stop, start again the
+    # same day: a fifth is over the day's cap although the new process sent nothing yet.
+    service = service_on(app, accounts, binance.base_url)
+    first = service.start_session(spec())
+    try:
+        wait_for(lambda: service.last_price(SYM) is not None)
+        for _ in range(4):
+            placed = service.place_order(SYM, "buy", "0.015", "29000.00")
+            assert placed.ok, placed
+    finally:
+        service.stop_session(first)  # cancels them: sent, so still counted
+        service.shutdown()
+
+    again = service_on(app, accounts, binance.base_url)
+    second = again.start_session(spec())
+    try:
+        wait_for(lambda: again.last_price(SYM) is not None)
+        over = again.place_order(SYM, "buy", "0.015", "29000.00")
+        assert not over.ok and over.rule == "live.per_day_notional_cap", over
+        small = again.place_order(SYM, "buy", "0.008", "29000.00")  # 232: 1,972 <= 2,000
+        assert small.ok, small
+    finally:
+        again.stop_session(second)
+        again.shutdown()

@@ -52,6 +52,10 @@ class NotionalCaps:
         self.sent_today = already_sent
         self._counted: set[str] = set()
 
+    def seed(self, sent_before: Decimal) -> None:
+        """Count what the account already sent today before this process (the journal)."""
+        self.sent_today += sent_before
+
     def notional(self, order: Order) -> Decimal | None:
         """``quantity * price`` of ``order`` (None when no price is known)."""
         price = order.price if order.price is not None else order.stop_price

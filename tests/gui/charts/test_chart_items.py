@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 import pytest
-from conftest import random_ohlcv
+from chart_data import random_ohlcv
 
 from stom_desktop.gui.charts import CandlestickItem, OhlcvPyramid, VolumeItem
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import random_ohlcv
+from chart_data import random_ohlcv
 
 from stom_desktop.core.errors import DataError
 from stom_desktop.gui.charts.lod import CLOSE, HIGH, LOW, OPEN, VOLUME, OhlcvPyramid, level_for

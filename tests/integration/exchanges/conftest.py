@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from fake_binance_futures import FakeBinanceFutures
 from fake_exchanges import API_KEY, SECRET, FakeBinance
+from fake_time import FakeTime
 from fake_upbit import FakeUpbit
 from pytest_httpserver import HTTPServer
 
@@ -23,21 +24,6 @@ FAST_WS = {
     "fallback_after_s": 0.5,
     "rest_interval_s": 0.1,
 }
-
-
-class FakeTime:
-    """Injected ``sleep``/``monotonic``: sleeping only advances the clock."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def monotonic(self) -> float:
-        return self.now
 
 
 @pytest.fixture

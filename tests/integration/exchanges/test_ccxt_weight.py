@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from decimal import Decimal as D
 
 import pytest
-from conftest import FakeTime
 from fake_exchanges import FakeBinance
+from fake_time import FakeTime
 from fake_upbit import FakeUpbit
 
 from stom_desktop.adapters.brokers.ccxt_caps import NotionalCaps
