@@ -21,16 +21,12 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
-    QPushButton,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from stom_desktop.gui import theme
-from stom_desktop.gui.backtest_results import FrameModel, sortable
 from stom_desktop.gui.grid_run import GridRunLifecycle
 
 METRICS = ("sharpe", "total_return", "sortino", "calmar", "profit_factor", "max_drawdown")
@@ -141,33 +137,14 @@ class OptimizePanel(GridRunLifecycle, QWidget):
         self.constraints.setPlaceholderText("e.g. fast<slow (optional)")
         self.metric = QComboBox()
         self.metric.addItems(METRICS)
-        self.run_button = QPushButton("Optimise")
-        self.run_button.clicked.connect(self.start)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.status = QLabel("Enter parameter ranges and press Optimise.")
-        self.status.setWordWrap(True)
-        self._init_run(self)
+        self._init_run(self, "Optimise", "Enter parameter ranges and press Optimise.")
 
         form = QFormLayout()
         form.addRow("Grid", self.specs)
         form.addRow("Constraints", self.constraints)
         form.addRow("Rank by", self.metric)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.run_button)
-        buttons.addWidget(self.cancel_button)
-        buttons.addWidget(self.progress, 1)
-
-        self.model = FrameModel(self)
-        self.proxy = sortable(self.model, self)
-        self.table = QTableView()
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.setAlternatingRowColors(True)
-        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        buttons = self._run_buttons()
+        self._results_table(self)
         self.heat_x, self.heat_y, self.heat_metric = QComboBox(), QComboBox(), QComboBox()
         self.heat_metric.addItems(METRICS)
         for combo in (self.heat_x, self.heat_y, self.heat_metric):

@@ -22,18 +22,15 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
-    QPushButton,
     QSpinBox,
     QSplitter,
-    QTableView,
     QTableWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from stom_desktop.gui.backtest_optimize import METRICS
-from stom_desktop.gui.backtest_results import EquityChart, FrameModel, fill_metrics, sortable
+from stom_desktop.gui.backtest_results import EquityChart, fill_metrics
 from stom_desktop.gui.grid_run import GridRunLifecycle
 
 #: Window length units offered: label -> the suffix ``walkforward.parse_length`` reads.
@@ -99,7 +96,6 @@ class WalkForwardPanel(GridRunLifecycle, QWidget):
         self.base_request = base_request
         self.grid_source = grid_source
         self.saved: Any = None
-        self._init_run(self)
 
         self.train = QSpinBox()
         self.train.setRange(1, 1_000_000)
@@ -116,17 +112,11 @@ class WalkForwardPanel(GridRunLifecycle, QWidget):
         self.constraints.setPlaceholderText("e.g. fast<slow (optional)")
         self.metric = QComboBox()
         self.metric.addItems(METRICS)
-        self.run_button = QPushButton("Run walk-forward")
-        self.run_button.clicked.connect(self.start)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.status = QLabel(
-            "Optimise on each training window, trade the winner on the test window after it."
+        self._init_run(
+            self,
+            "Run walk-forward",
+            "Optimise on each training window, trade the winner on the test window after it.",
         )
-        self.status.setWordWrap(True)
 
         lengths = QHBoxLayout()
         for label, widget in (("Train", self.train), ("Test", self.test)):
@@ -139,18 +129,8 @@ class WalkForwardPanel(GridRunLifecycle, QWidget):
         form.addRow("Grid", self.specs)
         form.addRow("Constraints", self.constraints)
         form.addRow("Choose by", self.metric)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.run_button)
-        buttons.addWidget(self.cancel_button)
-        buttons.addWidget(self.progress, 1)
-
-        self.model = FrameModel(self)
-        self.proxy = sortable(self.model, self)
-        self.table = QTableView()
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.setAlternatingRowColors(True)
-        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        buttons = self._run_buttons()
+        self._results_table(self)
         self.chart = EquityChart()
         self.summary = QTableWidget()
         self.summary.setAlternatingRowColors(True)

@@ -11,8 +11,9 @@ import threading
 from typing import Any
 
 from PyQt6.QtCore import QObject, pyqtSignal
-from PyQt6.QtWidgets import QLabel, QProgressBar, QPushButton
+from PyQt6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QTableView
 
+from stom_desktop.gui.backtest_results import FrameModel, sortable
 from stom_desktop.gui.workers import run_in_worker
 
 ERROR_STYLE = "color: #ef5350;"
@@ -28,7 +29,8 @@ class GridRunLifecycle:
     """Mixin for a tab that runs one optimisation request at a time on a worker.
 
     The tab provides ``run_button``, ``cancel_button``, ``progress``, ``status``,
-    ``optimizer`` and ``show_result(saved)``, calls :meth:`_init_run` in its constructor
+    ``optimizer``, ``start()`` and ``show_result(saved)``; it calls :meth:`_init_run` (which
+    makes the Run/Cancel buttons, the progress bar and the status line) in its constructor
     and :meth:`_launch` to start; ``RUN_NAME`` names the run in messages.
     """
 
@@ -39,16 +41,48 @@ class GridRunLifecycle:
     status: QLabel
     optimizer: Any
 
-    def _init_run(self, parent: QObject) -> None:
+    def _init_run(self, parent: QObject, run_label: str, hint: str) -> None:
+        self.run_button = QPushButton(run_label)
+        self.run_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.status = QLabel(hint)
+        self.status.setWordWrap(True)
         self.cancel_event: threading.Event | None = None
         self._token = 0
         self._progress = GridProgress(parent)
         self._progress.changed.connect(self._on_progress)
 
+    def _run_buttons(self) -> QHBoxLayout:
+        """Run, Cancel and the progress bar in one row."""
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.progress, 1)
+        return buttons
+
+    def _results_table(self, parent: QObject) -> QTableView:
+        """The sortable results table (``self.model`` behind ``self.proxy``)."""
+        self.model = FrameModel(parent)
+        self.proxy = sortable(self.model, parent)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.setAlternatingRowColors(True)
+        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        return self.table
+
     @property
     def running(self) -> bool:
         """True while a run is in flight (and not cancelled)."""
         return self.cancel_event is not None
+
+    def start(self) -> None:
+        """Build the tab's request and :meth:`_launch` it (the tab's own form)."""
+        raise NotImplementedError
 
     def show_result(self, saved: Any) -> None:
         """Show a finished run (the tab's own view)."""

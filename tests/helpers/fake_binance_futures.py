@@ -23,7 +23,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from fake_exchanges import FakeBinance, FakeVenue, _json, binance_bar
+from fake_exchanges import FakeBinance, FakeVenue, _json, binance_bar, find_binance_order
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -430,10 +430,7 @@ class FakeBinanceFutures(FakeVenue):
         return trade
 
     def _find(self, params: dict[str, str]) -> dict[str, Any] | None:
-        if "orderId" in params:
-            return self.orders.get(int(params["orderId"]))
-        oid = self.by_client.get(params.get("origClientOrderId", ""))
-        return None if oid is None else self.orders[oid]
+        return find_binance_order(self.orders, self.by_client, params)
 
     def _get(self, params: dict[str, str]) -> Response:
         with self.lock:

@@ -173,6 +173,17 @@ BINANCE_STATUS_OPEN = {"NEW", "PARTIALLY_FILLED"}
 BINANCE_ORDER_TYPES = ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT"]
 
 
+def find_binance_order(
+    orders: dict[int, dict[str, Any]], by_client: dict[str, int], params: dict[str, str]
+) -> dict[str, Any] | None:
+    """The order a Binance request names by ``orderId`` or ``origClientOrderId`` (spot and
+    futures look orders up the same way)."""
+    if "orderId" in params:
+        return orders.get(int(params["orderId"]))
+    oid = by_client.get(params.get("origClientOrderId", ""))
+    return None if oid is None else orders[oid]
+
+
 def binance_bar(ts: int) -> list[Any]:
     """A deterministic valid kline for open time ``ts`` (ms)."""
     base = 30000 + (ts // 60_000) % 1000
@@ -456,10 +467,7 @@ class FakeBinance(FakeVenue):
         return trade
 
     def _find(self, params: dict[str, str]) -> dict[str, Any] | None:
-        if "orderId" in params:
-            return self.orders.get(int(params["orderId"]))
-        oid = self.by_client.get(params.get("origClientOrderId", ""))
-        return None if oid is None else self.orders[oid]
+        return find_binance_order(self.orders, self.by_client, params)
 
     def _get(self, params: dict[str, str]) -> Response:
         with self.lock:

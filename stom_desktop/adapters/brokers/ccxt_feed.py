@@ -15,12 +15,27 @@ import queue
 import threading
 import time
 from collections.abc import Sequence
+from typing import TypeVar
 
 import ccxt
 
 from stom_desktop.core.events import QuoteEvent
 
 log = logging.getLogger(__name__)
+
+
+T = TypeVar("T")
+
+
+def drain(source: queue.SimpleQueue[T], max_events: int) -> list[T]:
+    """Up to ``max_events`` items already waiting in ``source``, oldest first (no waiting)."""
+    events: list[T] = []
+    while len(events) < max_events:
+        try:
+            events.append(source.get_nowait())
+        except queue.Empty:
+            break
+    return events
 
 
 class CcxtPollingFeed:
@@ -51,13 +66,7 @@ class CcxtPollingFeed:
 
     def poll(self, max_events: int = 1024) -> Sequence[QuoteEvent]:
         """Quotes fetched since the last call (at most ``max_events``), oldest first."""
-        events: list[QuoteEvent] = []
-        while len(events) < max_events:
-            try:
-                events.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
-        return events
+        return drain(self._queue, max_events)
 
     @property
     def finished(self) -> bool:

@@ -49,7 +49,7 @@ from typing import Any, Literal
 
 import ccxt
 
-from stom_desktop.adapters.brokers.ccxt_feed import quote_from_ticker
+from stom_desktop.adapters.brokers.ccxt_feed import drain, quote_from_ticker
 from stom_desktop.adapters.feeds._ws_stall import reset_silent_connections
 from stom_desktop.core.enums import Side
 from stom_desktop.core.events import MarketEvent, OrderBookEvent, QuoteEvent, TradeTick
@@ -189,13 +189,7 @@ class CcxtWebsocketFeed:
 
     def poll(self, max_events: int = 1024) -> Sequence[MarketEvent]:
         """Events received since the last call (at most ``max_events``), oldest first."""
-        events: list[MarketEvent] = []
-        while len(events) < max_events:
-            try:
-                events.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
-        return events
+        return drain(self._queue, max_events)
 
     @property
     def finished(self) -> bool:
